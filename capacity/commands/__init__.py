@@ -1,0 +1,1 @@
+"""Sub-commands of the ``capacity`` CLI, one module each (see :mod:`capacity.cli`)."""

@@ -1,0 +1,55 @@
+"""Argument helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from capacity.errors import CapacityError
+
+
+def int_list(text: str) -> list[int]:
+    """Parse '284,284' into [284, 284]."""
+    try:
+        vals = [int(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 40,40; got {text!r}") from None
+    if not vals or any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"widths must be positive integers; got {text!r}")
+    return vals
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1e-3,1e-2; got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return vals
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {v}")
+    return v
+
+
+def emit(lines, as_json: dict | None = None, json_flag: bool = False) -> None:
+    """Print a report (or its JSON form)."""
+    if json_flag and as_json is not None:
+        print(json.dumps(as_json, indent=2, sort_keys=True, default=str))
+    else:
+        for line in lines:
+            print(line)
+    sys.stdout.flush()
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise CapacityError(message)

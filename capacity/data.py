@@ -1,0 +1,276 @@
+"""Datasets: validated containers, random generators and ``DATA.npz`` I/O.
+
+A dataset is N distinct inputs ``x`` (float64, shape (N, dx)) with labels ``y``:
+
+* regression: float64 of shape (N, dy), values in [-1, 1] (the box of the
+  finite-sample-expressivity definition); a (N,) array is read as dy = 1;
+* classification: integer class indices of shape (N,), values 0..C-1.
+
+``DATA.npz`` holds the arrays ``x`` and ``y`` exactly as above.
+
+Validation raises the specific :mod:`capacity.errors` exceptions with the
+offending indices in the message.  Labels outside [-1, 1] can be rescaled with
+:func:`rescale_labels`; the factor is returned so that a construction can fold it
+back into its output layer (the network then fits the original labels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+
+import numpy as np
+
+from capacity.errors import (
+    DataFileError,
+    DuplicateInputError,
+    LabelRangeError,
+    NonFiniteError,
+    ShapeError,
+)
+
+FAMILIES = ("gaussian", "ball", "clustered", "line", "grid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """N labelled points.  Construct through :func:`make_dataset` to validate."""
+
+    x: np.ndarray  # (N, dx) float64
+    y: np.ndarray  # (N, dy) float64, or (N,) int for classes
+    label_scale: float = 1.0  # y_original = label_scale * y
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def dx(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def is_classification(self) -> bool:
+        return np.issubdtype(self.y.dtype, np.integer)
+
+    @property
+    def dy(self) -> int:
+        """Output dimension (number of classes for classification)."""
+        if self.is_classification:
+            return int(self.y.max()) + 1 if self.n else 0
+        return int(self.y.shape[1])
+
+    @property
+    def y_original(self) -> np.ndarray:
+        """Labels in the user's original scale (undoing :func:`rescale_labels`)."""
+        return self.y if self.is_classification else self.y * self.label_scale
+
+
+def _fmt_indices(idx, limit=8) -> str:
+    idx = [int(i) for i in idx]
+    s = ", ".join(map(str, idx[:limit]))
+    return s + (f", ... ({len(idx)} in all)" if len(idx) > limit else "")
+
+
+def duplicate_pairs(x: np.ndarray, limit: int = 8) -> list[tuple[int, int]]:
+    """Index pairs (i, j), i < j, with identical rows of ``x`` (at most ``limit``)."""
+    if x.shape[0] < 2:
+        return []
+    order = np.lexsort(x.T[::-1])
+    xs = x[order]
+    same = np.all(xs[1:] == xs[:-1], axis=1)
+    pairs = []
+    for k in np.flatnonzero(same)[:limit]:
+        i, j = sorted((int(order[k]), int(order[k + 1])))
+        pairs.append((i, j))
+    return pairs
+
+
+def make_dataset(x, y, *, classification: bool | None = None, allow_out_of_box: bool = False) -> Dataset:
+    """Validate arrays and return a :class:`Dataset`.
+
+    Args:
+      x: inputs, shape (N, dx) (a (N,) array is read as dx = 1).
+      y: labels, float (N, dy) / (N,) for regression or int (N,) for classes.
+      classification: force the label type; by default integer ``y`` means classes.
+      allow_out_of_box: accept real labels outside [-1, 1] (otherwise an error that
+        suggests :func:`rescale_labels`).
+
+    Raises:
+      ShapeError, NonFiniteError, DuplicateInputError, LabelRangeError.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ShapeError(f"x must have shape (N, dx); got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise ShapeError(f"x must be real numbers; got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    n = x.shape[0]
+    if n == 0:
+        raise ShapeError("the dataset is empty (N = 0); give at least one point")
+    if y.shape[:1] != (n,):
+        raise ShapeError(
+            f"x has {n} rows but y has shape {y.shape}; y must have N = {n} rows "
+            "(shape (N,) or (N, dy))"
+        )
+    if classification is None:
+        classification = np.issubdtype(y.dtype, np.integer)
+    if classification:
+        if y.ndim != 1:
+            raise ShapeError(f"class labels must have shape (N,); got {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer):
+            if np.any(y != np.round(y)):
+                bad = np.flatnonzero(y != np.round(y))
+                raise ShapeError(f"class labels must be integers; non-integer at indices {_fmt_indices(bad)}")
+        y = y.astype(np.int64)
+        if np.any(y < 0):
+            raise LabelRangeError(f"class labels must be >= 0; negative at indices {_fmt_indices(np.flatnonzero(y < 0))}")
+    else:
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] == 0:
+            raise ShapeError(f"real labels must have shape (N,) or (N, dy) with dy >= 1; got {y.shape}")
+        y = y.astype(np.float64)
+    bad_x = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+    if bad_x.size:
+        raise NonFiniteError(f"x has NaN or infinite values in rows {_fmt_indices(bad_x)}; remove or fix those points")
+    if not classification:
+        bad_y = np.flatnonzero(~np.all(np.isfinite(y), axis=1))
+        if bad_y.size:
+            raise NonFiniteError(f"y has NaN or infinite values in rows {_fmt_indices(bad_y)}")
+        out = np.flatnonzero(np.any(np.abs(y) > 1.0, axis=1))
+        if out.size and not allow_out_of_box:
+            m = float(np.max(np.abs(y)))
+            raise LabelRangeError(
+                f"labels must lie in [-1, 1] (the theorem's box); rows {_fmt_indices(out)} exceed it "
+                f"(max |y| = {m:.6g}). Rescale with --rescale-labels (the factor {m:.6g} is folded "
+                "back into the output layer, so the network still fits the original labels)"
+            )
+    dups = duplicate_pairs(x)
+    if dups:
+        raise DuplicateInputError(
+            "inputs must be pairwise distinct (no function maps one input to two labels); "
+            "duplicate rows: " + ", ".join(f"({i}, {j})" for i, j in dups)
+            + ". Remove the duplicates or merge their labels"
+        )
+    return Dataset(x=x, y=y)
+
+
+def rescale_labels(ds: Dataset) -> Dataset:
+    """Divide real labels by max|y| when it exceeds 1; record the factor.
+
+    The returned dataset has labels in [-1, 1] and ``label_scale`` set so that
+    ``y_original = label_scale * y``.  Constructions multiply their output layer
+    by ``label_scale``.
+    """
+    if ds.is_classification:
+        return ds
+    m = float(np.max(np.abs(ds.y))) if ds.n else 0.0
+    if m <= 1.0:
+        return ds
+    return dataclasses.replace(ds, y=ds.y / m, label_scale=ds.label_scale * m)
+
+
+# ----------------------------------------------------------------------------- I/O
+
+
+def save_npz(path: str | os.PathLike, ds: Dataset) -> None:
+    """Write ``DATA.npz`` (arrays ``x`` and ``y``, original label scale) atomically."""
+    path = os.fspath(path)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, x=ds.x, y=ds.y_original)
+    os.replace(tmp, path)
+
+
+def load_npz(path: str | os.PathLike, *, rescale: bool = False, classification: bool | None = None) -> Dataset:
+    """Read and validate ``DATA.npz``.
+
+    Args:
+      path: file with arrays ``x`` and ``y``.
+      rescale: divide out-of-box real labels by max|y| instead of raising.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f.files or "y" not in f.files:
+                raise DataFileError(
+                    f"{path}: a DATA.npz needs arrays 'x' (N, dx) and 'y' (N,) or (N, dy); found {sorted(f.files)}"
+                )
+            x, y = f["x"], f["y"]
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        if isinstance(e, DataFileError):
+            raise
+        raise DataFileError(f"{path}: not a readable .npz file ({e})") from None
+    ds = make_dataset(x, y, classification=classification, allow_out_of_box=rescale)
+    return rescale_labels(ds) if rescale else ds
+
+
+# ----------------------------------------------------------------------- generators
+
+
+def _labels(rng, n, dy, classes):
+    if classes:
+        return rng.integers(0, classes, size=n).astype(np.int64)
+    return rng.uniform(-1.0, 1.0, size=(n, dy))
+
+
+def generate(family: str, n: int, dx: int, dy: int = 1, *, seed: int = 0, classes: int | None = None,
+             spacing: float = 1e-6, n_clusters: int | None = None) -> Dataset:
+    """Random dataset of a named family.
+
+    Families:
+      * ``gaussian``: x ~ N(0, I_dx);
+      * ``ball``: uniform in the unit ball;
+      * ``clustered``: ``n_clusters`` (default ~sqrt(N)) Gaussian centres, points within
+        a cluster at spacing ``spacing`` (default 1e-6) around their centre;
+      * ``line``: x_i = i e_1 (collinear, evenly spaced);
+      * ``grid``: distinct points of the integer grid {0..k-1}^dx (ties under axis projections).
+
+    Labels are uniform in [-1, 1]^dy, or uniform classes 0..classes-1 if ``classes``.
+    Same arguments give the same dataset.
+    """
+    if n < 1 or dx < 1 or dy < 1:
+        raise ShapeError(f"need n >= 1, dx >= 1, dy >= 1; got n={n}, dx={dx}, dy={dy}")
+    if classes is not None and classes < 1:
+        raise ShapeError(f"classes must be >= 1; got {classes}")
+    rng = np.random.default_rng(seed)
+    if family == "gaussian":
+        x = rng.standard_normal((n, dx))
+    elif family == "ball":
+        g = rng.standard_normal((n, dx))
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        x = g * rng.uniform(0, 1, size=(n, 1)) ** (1.0 / dx)
+    elif family == "clustered":
+        k = n_clusters or max(1, int(round(np.sqrt(n))))
+        centres = rng.standard_normal((k, dx))
+        which = np.arange(n) % k
+        offsets = spacing * rng.integers(-50, 51, size=(n, dx)).astype(np.float64)
+        # a per-point index along a random direction guarantees distinctness within a cluster
+        rank = np.arange(n) // k
+        e = rng.standard_normal(dx)
+        e /= np.linalg.norm(e)
+        x = centres[which] + offsets + spacing * rank[:, None] * e[None, :]
+    elif family == "line":
+        x = np.zeros((n, dx))
+        x[:, 0] = np.arange(n, dtype=np.float64)
+    elif family == "grid":
+        k = int(np.ceil(n ** (1.0 / dx)))
+        while k**dx < n:
+            k += 1
+        if dx * np.log(k) > np.log(1e12):
+            idx = rng.choice(2**62, size=n, replace=False) % (k**dx)
+            idx = np.unique(idx)
+            while idx.size < n:  # extremely unlikely
+                idx = np.unique(np.concatenate([idx, rng.integers(0, k**dx, size=n)]))[:n]
+        else:
+            idx = rng.choice(k**dx, size=n, replace=False)
+        x = np.stack([(idx // k**d) % k for d in range(dx)], axis=1).astype(np.float64)
+    else:
+        raise ShapeError(f"unknown data family {family!r}; choose one of {', '.join(FAMILIES)}")
+    y = _labels(rng, n, dy, classes)
+    return make_dataset(x, y, classification=classes is not None)

@@ -1,0 +1,41 @@
+"""Exceptions that say what was wrong, where, and how to fix it.
+
+Every error raised on bad user input derives from :class:`CapacityError`; the
+CLI turns it into one line on stderr and exit code 2.
+"""
+
+
+class CapacityError(ValueError):
+    """Bad input or an unsatisfiable request.  The message says what to fix."""
+
+
+class DataError(CapacityError):
+    """A dataset is malformed (shape, values, duplicates, file)."""
+
+
+class ShapeError(DataError):
+    """Arrays have the wrong rank or mismatched lengths."""
+
+
+class NonFiniteError(DataError):
+    """NaN or infinite values in the data."""
+
+
+class DuplicateInputError(DataError):
+    """Two data points share the same input (no function can fit different labels)."""
+
+
+class LabelRangeError(DataError):
+    """Labels outside [-1, 1] where the theorem assumes the box."""
+
+
+class DataFileError(DataError):
+    """A data or network file cannot be read or lacks required arrays."""
+
+
+class WidthError(CapacityError):
+    """Widths too small for the theorem being applied."""
+
+
+class GeneralPositionError(CapacityError):
+    """Inputs violate the general-position assumption of a construction."""
