@@ -95,6 +95,8 @@ def _layer_pass(kernels, biases, x, activation: str, u: float):
             margin = jnp.minimum(margin, jnp.min(dist, axis=-1))
             rel = jnp.minimum(rel, jnp.min(dist / jnp.maximum(scale, tiny), axis=-1))
             h = act(z)
+        else:
+            h = z
     return h, e, margin, rel
 
 
@@ -215,10 +217,15 @@ def targets(ds: Dataset, out_dim: int) -> np.ndarray:
 
 
 def weight_range(kernels: Sequence, biases: Sequence) -> tuple[float, float]:
-    """(max |w|, min non-zero |w|) over all kernels and biases."""
+    """(max |w|, min |w| over the weights above float64 resolution) over all kernels and biases.
+
+    Weights with |w| <= eps * max|w| (eps = 2^-52) are below the resolution of the largest
+    weight and are left out of the minimum; the dynamic range is max/min of the rest.
+    """
     allw = np.concatenate([np.abs(np.ravel(a)) for a in list(kernels) + list(biases)])
-    nz = allw[allw > 0]
-    return float(allw.max()), float(nz.min()) if nz.size else 0.0
+    wmax = float(allw.max()) if allw.size else 0.0
+    nz = allw[allw > np.finfo(np.float64).eps * wmax]
+    return wmax, float(nz.min()) if nz.size else 0.0
 
 
 def level_of(max_residual: float, certified_residual: float, tol: float) -> str:

@@ -1,0 +1,185 @@
+"""Exact tier: networks evaluated in rational arithmetic.
+
+Every float64 number is a dyadic rational, so a float64 network and float64 data can be
+evaluated *exactly*; a construction carried out in rational arithmetic (its weights are
+rationals, not roundings) can be checked to interpolate with residual exactly 0.
+
+Backend: python-flint (``fmpq_mat``, FLINT's exact rational matrices), falling back to the
+standard library's :class:`fractions.Fraction` (about 16x slower; fine for small networks).
+
+Levels (see :mod:`capacity.verify`):
+
+* ``certified-exact``: f(x_i) = y_i exactly for every i (exact arithmetic, no rounding anywhere);
+* ``certified-bound``: the exact residual max_i |f(x_i) - y_i| (computed exactly) is <= tol;
+* ``failed``: otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from fractions import Fraction
+
+import numpy as np
+
+try:  # pragma: no cover - import guard
+    import flint
+
+    HAVE_FLINT = True
+except ImportError:  # pragma: no cover
+    flint = None
+    HAVE_FLINT = False
+
+
+@dataclasses.dataclass
+class ExactResult:
+    """Outcome of an exact check."""
+
+    level: str
+    exact_residual: str  # exact value, as a decimal approximation string (exact when "0")
+    exact_residual_float: float
+    n_checked: int
+    seconds: float
+    backend: str
+    min_abs_preactivation: float | None = None  # exact kink margin (rounded for display)
+    notes: list = dataclasses.field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def backend_name() -> str:
+    return "python-flint" if HAVE_FLINT else "fractions"
+
+
+def _scalar(v):
+    """float / int / Fraction / fmpq -> the backend's exact rational."""
+    if HAVE_FLINT:
+        if isinstance(v, flint.fmpq):
+            return v
+        if isinstance(v, Fraction):
+            return flint.fmpq(v.numerator, v.denominator)
+        if isinstance(v, (int, np.integer)):
+            return flint.fmpq(int(v))
+        n, d = float(v).as_integer_ratio()
+        return flint.fmpq(n, d)
+    if isinstance(v, Fraction):
+        return v
+    if HAVE_FLINT is False and hasattr(v, "p") and hasattr(v, "q"):  # pragma: no cover
+        return Fraction(int(v.p), int(v.q))
+    return Fraction(v) if isinstance(v, (int, np.integer)) else Fraction(*float(v).as_integer_ratio())
+
+
+class _Mat:
+    """Minimal exact matrix wrapper over fmpq_mat or lists of Fractions."""
+
+    def __init__(self, rows: int, cols: int, entries: list):
+        self.rows, self.cols = rows, cols
+        if HAVE_FLINT:
+            self.m = flint.fmpq_mat(rows, cols, entries)
+        else:
+            self.m = [entries[i * cols:(i + 1) * cols] for i in range(rows)]
+
+    @classmethod
+    def from_array(cls, a) -> "_Mat":
+        a = np.asarray(a, dtype=object) if np.asarray(a).dtype == object else np.asarray(a, dtype=np.float64)
+        if a.ndim == 1:
+            a = a[None, :]
+        return cls(a.shape[0], a.shape[1], [_scalar(v) for v in a.ravel()])
+
+    def entries(self) -> list:
+        if HAVE_FLINT:
+            return list(self.m.entries())
+        return [v for row in self.m for v in row]
+
+    def matmul(self, other: "_Mat") -> "_Mat":
+        out = _Mat.__new__(_Mat)
+        out.rows, out.cols = self.rows, other.cols
+        if HAVE_FLINT:
+            out.m = self.m * other.m
+        else:
+            cols = list(zip(*other.m))
+            out.m = [[sum((a * b for a, b in zip(row, col)), Fraction(0)) for col in cols] for row in self.m]
+        return out
+
+    def add_row(self, bias: list) -> "_Mat":
+        ent = self.entries()
+        c = self.cols
+        return _Mat(self.rows, c, [e + bias[i % c] for i, e in enumerate(ent)])
+
+    def map(self, f) -> "_Mat":
+        return _Mat(self.rows, self.cols, [f(e) for e in self.entries()])
+
+
+def exact_forward(kernels, biases, x, activation: str = "relu"):
+    """Exact outputs of the network at the rows of x.
+
+    Args:
+      kernels, biases: float64 arrays or object arrays of exact rationals.
+      x: (N, dx) inputs (float64 or exact).
+
+    Returns:
+      (outputs as a list of rows of exact rationals, min |pre-activation - kink| over hidden units).
+    """
+    zero = _scalar(0)
+    one = _scalar(1)
+    h = _Mat.from_array(x)
+    n_layers = len(kernels)
+    margin = None
+    for i, (w, b) in enumerate(zip(kernels, biases)):
+        z = h.matmul(_Mat.from_array(w)).add_row([_scalar(v) for v in np.ravel(b)])
+        if i < n_layers - 1:
+            ent = z.entries()
+            if activation == "relu":
+                m = min(abs(e) for e in ent)
+                h = z.map(lambda e: e if e > zero else zero)
+            else:
+                m = min(min(abs(e - one), abs(e + one)) for e in ent)
+                h = z.map(lambda e: one if e > one else (-one if e < -one else e))
+            margin = m if margin is None else min(margin, m)
+        else:
+            h = z
+    ent = h.entries()
+    rows = [ent[i * h.cols:(i + 1) * h.cols] for i in range(h.rows)]
+    return rows, margin
+
+
+def _to_float(v) -> float:
+    if HAVE_FLINT and isinstance(v, flint.fmpq):
+        return int(v.p) / int(v.q)
+    return float(v)
+
+
+def exact_residual(outputs, targets) -> tuple[object, int]:
+    """(max_i |f_i - y_i| exactly, number of entries compared)."""
+    worst = _scalar(0)
+    k = 0
+    for row, yrow in zip(outputs, np.asarray(targets, dtype=object) if np.asarray(targets).dtype == object
+                         else np.asarray(targets, dtype=np.float64)):
+        for f, yv in zip(row, np.ravel(yrow)):
+            d = abs(f - _scalar(yv))
+            if d > worst:
+                worst = d
+            k += 1
+    return worst, k
+
+
+def check_exact(kernels, biases, x, y, activation: str = "relu", tol: float = 0.0) -> ExactResult:
+    """Evaluate exactly and compare with the targets ``y`` (float64 or exact).
+
+    ``certified-exact`` when every output equals its label exactly; ``certified-bound`` when
+    the exact residual is nonzero but <= tol; ``failed`` otherwise.
+    """
+    t0 = time.perf_counter()
+    outs, margin = exact_forward(kernels, biases, x, activation)
+    worst, k = exact_residual(outs, y)
+    wf = _to_float(worst)
+    if worst == 0:
+        level = "certified-exact"
+    elif wf <= tol:
+        level = "certified-bound"
+    else:
+        level = "failed"
+    return ExactResult(level=level, exact_residual="0" if worst == 0 else f"{wf:.6e}", exact_residual_float=wf,
+                       n_checked=k, seconds=time.perf_counter() - t0, backend=backend_name(),
+                       min_abs_preactivation=None if margin is None else _to_float(margin))
