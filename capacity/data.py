@@ -146,8 +146,8 @@ def make_dataset(x, y, *, classification: bool | None = None, allow_out_of_box: 
             m = float(np.max(np.abs(y)))
             raise LabelRangeError(
                 f"labels must lie in [-1, 1] (the theorem's box); rows {_fmt_indices(out)} exceed it "
-                f"(max |y| = {m:.6g}). Rescale with --rescale-labels (the factor {m:.6g} is folded "
-                "back into the output layer, so the network still fits the original labels)"
+                f"(max |y| = {m:.6g}). Rescale with --rescale-labels (labels are divided by the next power of two "
+                "and the factor is folded back into the output layer, so the network still fits the original labels)"
             )
     dups = duplicate_pairs(x)
     if dups:
@@ -160,18 +160,19 @@ def make_dataset(x, y, *, classification: bool | None = None, allow_out_of_box: 
 
 
 def rescale_labels(ds: Dataset) -> Dataset:
-    """Divide real labels by max|y| when it exceeds 1; record the factor.
+    """Bring real labels into [-1, 1] when max|y| exceeds 1; record the factor.
 
-    The returned dataset has labels in [-1, 1] and ``label_scale`` set so that
-    ``y_original = label_scale * y``.  Constructions multiply their output layer
-    by ``label_scale``.
+    The factor is the smallest power of two >= max|y|, so the division is exact in floating
+    point and ``y_original == label_scale * y`` holds exactly (the exact tier relies on it).
+    Constructions multiply their output layer by ``label_scale``.
     """
     if ds.is_classification:
         return ds
     m = float(np.max(np.abs(ds.y))) if ds.n else 0.0
     if m <= 1.0:
         return ds
-    return dataclasses.replace(ds, y=ds.y / m, label_scale=ds.label_scale * m)
+    scale = float(2.0 ** int(np.ceil(np.log2(m))))
+    return dataclasses.replace(ds, y=ds.y / scale, label_scale=ds.label_scale * scale)
 
 
 # ----------------------------------------------------------------------------- I/O

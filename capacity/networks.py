@@ -48,6 +48,11 @@ def activation_fn(name: str):
     raise ShapeError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
 
 
+def add_bias(z, b):
+    """z + b with the bias broadcast explicitly over leading axes (no implicit rank promotion)."""
+    return z + jnp.reshape(b, (1,) * (z.ndim - 1) + tuple(jnp.shape(b)))
+
+
 def mlp_apply(kernels: Sequence, biases: Sequence, x, activation: str = "relu"):
     """Pure forward pass f(x) for x of shape (..., in); float64 stays float64.
 
@@ -57,7 +62,7 @@ def mlp_apply(kernels: Sequence, biases: Sequence, x, activation: str = "relu"):
     h = x
     n = len(kernels)
     for i, (w, b) in enumerate(zip(kernels, biases)):
-        h = jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST) + b
+        h = add_bias(jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST), b)
         if i < n - 1:
             h = act(h)
     return h
@@ -69,7 +74,7 @@ def mlp_preactivations(kernels: Sequence, biases: Sequence, x, activation: str =
     h = x
     pre = []
     for w, b in zip(kernels[:-1], biases[:-1]):
-        z = jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST) + b
+        z = add_bias(jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST), b)
         pre.append(z)
         h = act(z)
     return pre

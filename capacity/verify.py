@@ -45,7 +45,7 @@ import numpy as np
 
 from capacity.data import Dataset
 from capacity.errors import ShapeError
-from capacity.networks import NetFile, activation_fn
+from capacity.networks import NetFile, activation_fn, add_bias
 
 HIGHEST = jax.lax.Precision.HIGHEST
 DEFAULT_TOL = 1e-6
@@ -81,8 +81,8 @@ def _layer_pass(kernels, biases, x, activation: str, u: float):
     for i, (w, b) in enumerate(zip(kernels, biases)):
         n = w.shape[0]
         aw = jnp.abs(w)
-        z = jnp.matmul(h, w, precision=HIGHEST) + b
-        scale = jnp.matmul(jnp.abs(h), aw, precision=HIGHEST) + jnp.abs(b)
+        z = add_bias(jnp.matmul(h, w, precision=HIGHEST), b)
+        scale = add_bias(jnp.matmul(jnp.abs(h), aw, precision=HIGHEST), jnp.abs(b))
         prop = jnp.matmul(e, aw, precision=HIGHEST)
         g = gamma(n + 1, u)
         infl = 1.0 + 2.0 * gamma(n + 3, u)
