@@ -183,3 +183,20 @@ def check_exact(kernels, biases, x, y, activation: str = "relu", tol: float = 0.
     return ExactResult(level=level, exact_residual="0" if worst == 0 else f"{wf:.6e}", exact_residual_float=wf,
                        n_checked=k, seconds=time.perf_counter() - t0, backend=backend_name(),
                        min_abs_preactivation=None if margin is None else _to_float(margin))
+
+
+def as_exact_result(obj) -> ExactResult:
+    """Normalise what a construction's exact tier returns (an ExactResult or a dict with at least
+    ``level``, ``exact_residual`` and ``seconds``) to an :class:`ExactResult`."""
+    if isinstance(obj, ExactResult):
+        return obj
+    if not isinstance(obj, dict) or "level" not in obj:
+        raise TypeError(f"an exact tier must return an ExactResult or a dict with 'level'; got {type(obj).__name__}")
+    res = obj.get("exact_residual", None)
+    res_f = float(res) if isinstance(res, (int, float)) else float(obj.get("exact_residual_float", float("nan")))
+    res_s = obj.get("exact_residual_str") or ("0" if res_f == 0 else f"{res_f:.6e}")
+    notes = [f"{k}: {v}" for k, v in obj.items() if k in ("method", "note", "notes")]
+    return ExactResult(level=obj["level"], exact_residual=str(res_s), exact_residual_float=res_f,
+                       n_checked=int(obj.get("n_checked", obj.get("n", 0)) or 0),
+                       seconds=float(obj.get("seconds", 0.0)), backend=obj.get("backend", backend_name()),
+                       notes=notes)

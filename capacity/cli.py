@@ -14,6 +14,11 @@ import sys
 COMMAND_MODULES = [
     "capacity.commands.build",
     "capacity.commands.verify",
+    "capacity.commands.theorems",
+    "capacity.commands.pieces",
+    "capacity.commands.phase",
+    "capacity.commands.sgd",
+    "capacity.commands.frontier",
 ]
 
 

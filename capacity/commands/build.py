@@ -37,6 +37,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def raise_unknown_kind(kind):
+    from capacity.errors import CapacityError
+
+    raise CapacityError(f"no verifier for networks of kind {kind!r}")
+
+
 def _load_dataset(args):
     from capacity import data
 
@@ -67,25 +73,32 @@ def run(args) -> int:
     net = con.net_file(meta)
     if con.kind == "mlp":
         rep = verify_network(net, ds, tol=tol)
-    else:
-        verify_other = getattr(entry, "verify", None)
-        from capacity import resnet  # the only non-MLP kind so far
+    elif con.kind == "residual":
+        from capacity import resnet
 
         rep = resnet.verify_residual(net, ds, tol=tol)
-        del verify_other
+    else:
+        raise_unknown_kind(con.kind)
     exact = None
     if args.certify:
         require(entry.certify is not None, f"construction {args.construction!r} has no exact tier; drop --certify")
         say("certifying in exact rational arithmetic ...")
-        exact = entry.certify(ds, args.widths, activation=args.activation, seed=args.seed, float_build=con)
+        from capacity.certify import as_exact_result
+
+        exact = as_exact_result(entry.certify(ds, args.widths, activation=args.activation, seed=args.seed,
+                                              float_build=con, construction=con, tol=tol))
         rep.exact_residual = exact.exact_residual
+        rep.notes.extend(exact.notes)
         if exact.level == "certified-exact":
             rep.level = "certified-exact"
             rep.notes.append("certified-exact: the construction carried out in exact rationals interpolates every "
                              "point exactly; NET.npz holds its float64 rounding, whose float check is above")
+        elif exact.level == "certified-bound" and rep.level != "failed":
+            rep.level = "certified-bound"
+            rep.notes.append(f"exact evaluation: residual {exact.exact_residual} <= tol")
         elif exact.level == "failed":
             rep.level = "failed"
-            rep.notes.append("the exact construction does NOT interpolate: this is a bug, please report it")
+            rep.notes.append("the exact tier does NOT confirm interpolation: this is a bug, please report it")
     meta["certification"] = {"level": rep.level, "float": rep.as_dict(), "exact": exact.as_dict() if exact else None}
     rec = {k: v for k, v in con.record.items() if not k.startswith("_")}
     meta["record"] = rec

@@ -13,6 +13,14 @@ from capacity.constructions.base import Construction, build, get, names, registe
 # Modules imported (and so registered) on first use of the registry.
 _MODULE_NAMES = [
     "capacity.constructions.yun3",
+    "capacity.constructions.yun_classify",
+    "capacity.constructions.yun_deep",
+    "capacity.constructions.yun_resnet",
+    "capacity.constructions.zhang",
+    "capacity.constructions.baum",
+    "capacity.constructions.bubeck",
+    "capacity.constructions.hardt_ma",
+    "capacity.constructions.vardi",
 ]
 
 MODULES = [importlib.import_module(m) for m in _MODULE_NAMES]

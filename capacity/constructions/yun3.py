@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from fractions import Fraction
 from typing import Sequence
@@ -229,7 +230,11 @@ def _optimise_slopes(s1min, s2min, yp, yq, Pd, Cp, Cq, Rd, Lc, Lb, reach=None, a
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix, diags, hstack, vstack
 
+    from tqdm import tqdm
+
     dy, A, H = s1min.shape
+    bar = tqdm(total=dy * H, desc="yun3: choosing slopes (one LP per layer-2 neuron)", unit="neuron",
+               file=sys.stderr, disable=None if dy * H * A >= 4000 else True, leave=False)
     s1 = s1min.copy()
     s2 = s2min.copy()
     P = A // 2
@@ -299,6 +304,8 @@ def _optimise_slopes(s1min, s2min, yp, yq, Pd, Cp, Cq, Rd, Lc, Lb, reach=None, a
                     break
             else:
                 failures += 1
+            bar.update(1)
+    bar.close()
     return s1, s2, failures
 
 

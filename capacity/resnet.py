@@ -1,0 +1,327 @@
+"""Residual networks: the ``kind = "residual"`` NET.npz format, forward pass, NNX module, verification.
+
+A residual network with input dimension dx, stream width D, ``nb`` blocks of ``k``
+hidden ReLUs each and dy outputs computes
+
+    h_0     = x @ W_in + b_in                          (input map, (dx, D) / (D,))
+    h_{b+1} = h_b + relu(h_b @ U_b + s_b) @ V_b        (block b: U_b (D, k), s_b (k,), V_b (k, D))
+    f(x)    = h_nb @ R + c                             (linear read-out, (D, dy) / (dy,))
+
+(kernel layout (in, out), as in :mod:`capacity.networks`).  The hidden ReLUs are the
+``nb * k`` units of the residual branches.
+
+``NET.npz`` layout for ``kind = "residual"`` (``activation = "relu"``):
+
+=================  ===============  ==========================================
+array              shape            meaning
+=================  ===============  ==========================================
+``kernel_0``       (D, dy)          read-out R (the only entry of ``kernels``)
+``bias_0``         (dy,)            read-out bias c
+``res_in_kernel``  (dx, D)          input map W_in
+``res_in_bias``    (D,)             input bias b_in
+``res_U``          (nb, D, k)       branch input kernels, stacked over blocks
+``res_s``          (nb, k)          branch biases
+``res_V``          (nb, k, D)       branch output kernels
+=================  ===============  ==========================================
+
+plus the usual ``activation``, ``kind`` and ``meta``.  ``nb = 0`` (no blocks) is allowed.
+The plain MLP format is unchanged; a plain loader that ignores ``kind`` would read a
+residual file as the read-out alone, so always check ``kind``.
+
+Verification (:func:`verify_residual`) mirrors :mod:`capacity.verify`: a chunked, jitted
+float64 pass computing the outputs, a **rigorous** a-priori rounding bound and the
+kink margins.  With γ_n = n u / (1 - n u), u = 2^-53, and e the running bound on
+|ĥ - h| (h in exact arithmetic with the stored weights):
+
+* input map / read-out / branch pre-activation z = h @ W + b (fan-in n):
+  |ẑ - z| <= e |W| + γ_{n+1} (|ĥ| |W| + |b|);
+* ReLU is 1-Lipschitz, so |â - a| <= |ẑ - z|;
+* the update h + a @ V is an inner product of length k + 1 with weights (1, V):
+  |ĥ' - h'| <= e + e_a |V| + γ_{k+1} (|ĥ| + |â| |V|)
+
+(Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1, any summation order,
+with or without FMA).  Each bound is itself computed in floating point from
+non-negative terms and inflated by (1 + 2 γ_{n+3}) plus an underflow guard, as in
+:mod:`capacity.verify`.  Same assumptions: IEEE binary64 round-to-nearest, no fast-math.
+
+For classification data the targets are the one-hot vectors; additionally the
+argmax is *certified* at a point when out[y] - bound[y] exceeds out[j] + bound[j]
+for every other class j (the exact-arithmetic network then classifies it correctly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from capacity.data import Dataset
+from capacity.errors import DataFileError, ShapeError
+from capacity.networks import NetFile
+from capacity.verify import Report, gamma, level_of, targets, unit_roundoff, weight_range
+
+HIGHEST = jax.lax.Precision.HIGHEST
+KIND = "residual"
+EXTRA_KEYS = ("res_in_kernel", "res_in_bias", "res_U", "res_s", "res_V")
+
+
+class ResidualParams(NamedTuple):
+    """The arrays of a residual network (a pytree; see the module docstring)."""
+
+    w_in: jax.Array  # (dx, D)
+    b_in: jax.Array  # (D,)
+    u: jax.Array  # (nb, D, k)
+    s: jax.Array  # (nb, k)
+    v: jax.Array  # (nb, k, D)
+    r: jax.Array  # (D, dy)
+    c: jax.Array  # (dy,)
+
+    @property
+    def dims(self) -> tuple[int, int, int, int, int]:
+        """(dx, D, nb, k, dy)."""
+        return (int(self.w_in.shape[0]), int(self.w_in.shape[1]), int(self.u.shape[0]),
+                int(self.u.shape[2]), int(self.r.shape[1]))
+
+    @property
+    def hidden_relus(self) -> int:
+        return int(self.u.shape[0] * self.u.shape[2])
+
+
+def check_params(p: ResidualParams) -> ResidualParams:
+    """Validate shapes; returns float64 NumPy copies.  Raises :class:`ShapeError`."""
+    a = [np.asarray(t, dtype=np.float64) for t in p]
+    w_in, b_in, u, s, v, r, c = a
+    if w_in.ndim != 2:
+        raise ShapeError(f"res_in_kernel must be (dx, D); got shape {w_in.shape}")
+    dx, d = w_in.shape
+    if u.ndim != 3 or u.shape[1] != d:
+        raise ShapeError(f"res_U must be (nb, D={d}, k); got shape {u.shape}")
+    nb, _, k = u.shape
+    if r.ndim != 2 or r.shape[0] != d:
+        raise ShapeError(f"the read-out kernel_0 must be (D={d}, dy); got shape {r.shape}")
+    expected = {"res_in_bias": (b_in, (d,)), "res_s": (s, (nb, k)), "res_V": (v, (nb, k, d)),
+                "read-out bias_0": (c, (r.shape[1],))}
+    for name, (arr, shape) in expected.items():
+        if arr.shape != shape:
+            raise ShapeError(f"{name} must have shape {shape} for D={d}, nb={nb}, k={k}; got {arr.shape}")
+    return ResidualParams(*a)
+
+
+def from_net(net: NetFile) -> ResidualParams:
+    """The parameters of a ``kind = "residual"`` :class:`NetFile` (validated)."""
+    if net.kind != KIND:
+        raise ShapeError(f"this network is of kind {net.kind!r}, not {KIND!r}")
+    missing = [k for k in EXTRA_KEYS if k not in net.extra]
+    if missing:
+        raise DataFileError(f"residual NET.npz lacks arrays {', '.join(missing)} (see capacity.resnet for the layout)")
+    if len(net.kernels) != 1:
+        raise DataFileError(f"a residual NET.npz has exactly one kernel (the read-out kernel_0); got {len(net.kernels)}")
+    if net.activation != "relu":
+        raise DataFileError(f"residual networks use activation 'relu'; got {net.activation!r}")
+    e = net.extra
+    try:
+        return check_params(ResidualParams(e["res_in_kernel"], e["res_in_bias"], e["res_U"], e["res_s"], e["res_V"],
+                                           net.kernels[0], net.biases[0]))
+    except ShapeError as err:
+        raise DataFileError(f"residual NET.npz: {err}") from None
+
+
+def to_net(p: ResidualParams, meta: dict | None = None) -> NetFile:
+    """A :class:`NetFile` of kind ``"residual"`` holding ``p`` (save with :func:`capacity.networks.save_net`)."""
+    p = check_params(p)
+    extra = dict(zip(EXTRA_KEYS, (p.w_in, p.b_in, p.u, p.s, p.v)))
+    return NetFile([p.r], [p.c], "relu", dict(meta or {}), KIND, extra)
+
+
+# --------------------------------------------------------------------------- forward
+
+
+def residual_apply(p: ResidualParams, x):
+    """Pure forward pass f(x) for x of shape (m, dx); blocks run under ``lax.scan``."""
+    h = jnp.matmul(x, p.w_in, precision=HIGHEST) + p.b_in[None, :]
+
+    def block(h, ub):
+        u, s, v = ub
+        a = jax.nn.relu(jnp.matmul(h, u, precision=HIGHEST) + s[None, :])
+        return h + jnp.matmul(a, v, precision=HIGHEST), None
+
+    h, _ = jax.lax.scan(block, h, (p.u, p.s, p.v))
+    return jnp.matmul(h, p.r, precision=HIGHEST) + p.c[None, :]
+
+
+def _affine_bound(h, e, w, b, u: float, tiny):
+    """(ẑ, bound on |ẑ - z|, scale) for z = h @ w + b with input error bound e."""
+    n = w.shape[0]
+    aw = jnp.abs(w)
+    z = jnp.matmul(h, w, precision=HIGHEST) + b[None, :]
+    scale = jnp.matmul(jnp.abs(h), aw, precision=HIGHEST) + jnp.abs(b)[None, :]
+    prop = jnp.matmul(e, aw, precision=HIGHEST)
+    bound = (prop + gamma(n + 1, u) * scale) * (1.0 + 2.0 * gamma(n + 3, u)) + (n + 2) * tiny
+    return z, bound, scale
+
+
+def _checked_chunk(p: ResidualParams, x, u: float):
+    dtype = x.dtype
+    tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
+    h, e, _ = _affine_bound(x, jnp.zeros_like(x), p.w_in, p.b_in, u, tiny)
+    k = p.u.shape[2]
+    g_upd = gamma(k + 1, u)
+    infl_upd = 1.0 + 2.0 * gamma(k + 3, u)
+    margin0 = jnp.full(x.shape[:1], jnp.inf, dtype)
+
+    def block(carry, usv):
+        h, e, margin, rel = carry
+        uu, s, v = usv
+        z, ez, scale = _affine_bound(h, e, uu, s, u, tiny)
+        dist = jnp.abs(z)
+        margin = jnp.minimum(margin, jnp.min(dist, axis=-1, initial=jnp.inf))
+        rel = jnp.minimum(rel, jnp.min(dist / jnp.maximum(scale, tiny), axis=-1, initial=jnp.inf))
+        a = jax.nn.relu(z)
+        av = jnp.abs(v)
+        h_new = h + jnp.matmul(a, v, precision=HIGHEST)
+        upd_scale = jnp.abs(h) + jnp.matmul(a, av, precision=HIGHEST)
+        e_new = (e + jnp.matmul(ez, av, precision=HIGHEST) + g_upd * upd_scale) * infl_upd + (k + 3) * tiny
+        return (h_new, e_new, margin, rel), None
+
+    (h, e, margin, rel), _ = jax.lax.scan(block, (h, e, margin0, margin0), (p.u, p.s, p.v))
+    out, bound, _ = _affine_bound(h, e, p.r, p.c, u, tiny)
+    return out, bound, margin, rel
+
+
+@functools.partial(jax.jit, static_argnames=("chunk",))
+def residual_forward_checked(p: ResidualParams, x, chunk: int = 4096):
+    """Chunked, jitted forward pass with rigorous bounds (module docstring).
+
+    Returns out (N, dy), bound (N, dy), margin (N,) and rel_margin (N,): the smallest
+    |pre-activation| of any branch ReLU at each point, absolute and relative to the
+    scale |ĥ||U| + |s| (inf when there are no blocks).
+    """
+    n = x.shape[0]
+    u = unit_roundoff(x.dtype)
+    chunk = max(1, min(chunk, n))
+    n_chunks = -(-n // chunk)
+    pad = n_chunks * chunk - n
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])], axis=0) if pad else x
+    xs = xp.reshape((n_chunks, chunk) + x.shape[1:])
+    res = jax.lax.map(lambda xc: _checked_chunk(p, xc, u), xs)
+    return tuple(a.reshape((n_chunks * chunk,) + a.shape[2:])[:n] for a in res)
+
+
+def certified_argmax(out: np.ndarray, bound: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Boolean (N,): the exact-arithmetic network's argmax is provably ``labels[i]``.
+
+    Needs out[y] - bound[y] > out[j] + bound[j] for all j != y; the comparison itself
+    is made with a relative slack of 4u so rounding in it cannot flip the answer.
+    """
+    out = np.asarray(out, np.float64)
+    bound = np.asarray(bound, np.float64)
+    n = out.shape[0]
+    if out.shape[1] < 2:
+        return np.ones(n, dtype=bool)
+    rows = np.arange(n)
+    lo = out[rows, labels] - bound[rows, labels]
+    hi = out + bound
+    hi[rows, labels] = -np.inf
+    best_other = np.max(hi, axis=1)
+    slack = 4.0 * unit_roundoff(np.float64) * (np.abs(out[rows, labels]) + np.max(np.abs(out) + bound, axis=1))
+    return lo - best_other > slack
+
+
+# ------------------------------------------------------------------------ NNX module
+
+
+class ResNet(nnx.Module):
+    """A residual ReLU network holding float64 ``nnx.Param`` arrays (layout: module docstring).
+
+    Example:
+      >>> import numpy as np
+      >>> from capacity.resnet import ResNet, ResidualParams
+      >>> p = ResidualParams(np.eye(2), np.zeros(2), np.ones((1, 2, 1)), np.zeros((1, 1)),
+      ...                    np.ones((1, 1, 2)), np.eye(2)[:, :1], np.zeros(1))
+      >>> float(ResNet(p)(np.array([[1.0, 2.0]]))[0, 0])   # h = x + relu(3) * (1, 1)
+      4.0
+    """
+
+    def __init__(self, params: ResidualParams, dtype=jnp.float64):
+        p = check_params(params)
+        self.w_in, self.b_in, self.u, self.s, self.v, self.r, self.c = (
+            nnx.Param(jnp.asarray(a, dtype=dtype)) for a in p)
+
+    @classmethod
+    def random(cls, dx: int, d: int, nb: int, k: int, dy: int, *, rngs: nnx.Rngs, dtype=jnp.float64):
+        """He-initialised network; the input map is [I | 0] when D >= dx (random otherwise)."""
+        w_in = np.eye(dx, d) if d >= dx else np.asarray(jax.random.normal(rngs.params(), (dx, d), dtype)) / np.sqrt(dx)
+        u = jax.random.normal(rngs.params(), (nb, d, k), dtype) * np.sqrt(2.0 / d)
+        v = jax.random.normal(rngs.params(), (nb, k, d), dtype) * np.sqrt(1.0 / (k * max(nb, 1)))
+        r = jax.random.normal(rngs.params(), (d, dy), dtype) * np.sqrt(1.0 / d)
+        return cls(ResidualParams(w_in, np.zeros(d), u, np.zeros((nb, k)), v, r, np.zeros(dy)), dtype=dtype)
+
+    def params(self) -> ResidualParams:
+        return ResidualParams(*(t[...] for t in (self.w_in, self.b_in, self.u, self.s, self.v, self.r, self.c)))
+
+    def arrays(self) -> ResidualParams:
+        """The parameters as NumPy arrays."""
+        return ResidualParams(*(np.asarray(a) for a in self.params()))
+
+    def net_file(self, meta: dict | None = None) -> NetFile:
+        return to_net(self.arrays(), meta)
+
+    @classmethod
+    def from_net(cls, net: NetFile) -> "ResNet":
+        return cls(from_net(net))
+
+    def __call__(self, x):
+        return residual_apply(self.params(), x)
+
+
+# ------------------------------------------------------------------------ verification
+
+
+def verify_residual(net: NetFile, ds: Dataset, tol: float = 1e-6, *, chunk: int = 4096) -> Report:
+    """Verify a residual ``net`` on ``ds`` (float64 residual, rigorous bound, margins, argmax).
+
+    Same levels as :func:`capacity.verify.verify_network`: ``certified-bound`` when
+    residual + rigorous bound <= tol at every point, ``measured`` when only the float
+    residual is, ``failed`` otherwise.  For classification data the targets are one-hot
+    and the report also gives the argmax accuracy and (in a note) at how many points the
+    argmax is certified by the bound.  ``Report.widths`` is (dx, D, dy); the block
+    structure is in the notes.
+    """
+    p = from_net(net)
+    dx, d, nb, k, dy = p.dims
+    if dx != ds.dx:
+        raise ShapeError(f"the network takes inputs of dimension {dx} but the data have dx = {ds.dx}")
+    y = targets(ds, dy)
+    if y.shape[1] != dy:
+        raise ShapeError(f"the network has {dy} outputs but the labels have dy = {y.shape[1]}")
+    t0 = time.perf_counter()
+    pj = ResidualParams(*(jnp.asarray(a) for a in p))
+    out, bound, margin, rel = (np.asarray(a) for a in residual_forward_checked(pj, jnp.asarray(ds.x), chunk))
+    u = unit_roundoff(np.float64)
+    res = np.abs(out - y)
+    mr = float(np.max(res))
+    cr = float(np.max((res * (1.0 + u) + bound) * (1.0 + 2.0 * u)))
+    seconds = time.perf_counter() - t0
+    wmax, wmin = weight_range(list(p[:1]) + [p.u, p.v, p.r], list(p[1:2]) + [p.s, p.c])
+    notes = [f"residual network: stream width D = {d}, {nb} blocks x {k} ReLUs = {nb * k} hidden ReLUs, "
+             f"linear read-out to {dy} outputs"]
+    rec = net.meta.get("record", {}) if isinstance(net.meta, dict) else {}
+    if rec.get("block") == "tent":
+        notes.append("tent blocks: each chunk point sits at the middle kink of its own tent by design, so the kink "
+                     "margin is ~0 (the bound does not need it); block='trapezoid' gives positive margins")
+    acc = None
+    if ds.is_classification:
+        acc = float(np.mean(np.argmax(out, axis=1) == ds.y))
+        ok = certified_argmax(out, bound, ds.y)
+        notes.append(f"argmax certified by the rigorous bound at {int(ok.sum())}/{ds.n} points"
+                     + ("" if ok.all() else f" (first uncertified: {np.flatnonzero(~ok)[:5].tolist()})"))
+    return Report(n=ds.n, widths=(dx, d, dy), activation="relu", dtype="float64", tol=tol, max_residual=mr,
+                  certified_residual=cr, max_bound=float(np.max(bound)), kink_margin=float(np.min(margin)),
+                  rel_kink_margin=float(np.min(rel)), max_abs_weight=wmax, min_abs_weight=wmin,
+                  level=level_of(mr, cr, tol), seconds=seconds, accuracy=acc, notes=notes)
