@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "capacity.commands.phase",
     "capacity.commands.sgd",
     "capacity.commands.frontier",
+    "capacity.commands.figures",
 ]
 
 

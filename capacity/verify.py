@@ -182,10 +182,22 @@ class Report:
     def dynamic_range(self) -> float:
         return self.max_abs_weight / self.min_abs_weight if self.min_abs_weight > 0 else math.inf
 
+    def widths_text(self) -> str:
+        w = self.widths
+        if len(w) <= 10:
+            return "-".join(map(str, w))
+        return f"{w[0]}-...-{w[-1]} (depth {len(w) - 1}, max hidden width {max(w[1:-1])})"
+
     def lines(self) -> list[str]:
+        if self.dtype == "exact":  # no float evaluation exists (weights beyond float64)
+            out = [f"points N            {self.n}",
+                   f"widths              {self.widths_text()} ({self.activation}, exact integers/rationals)",
+                   f"exact residual      {self.exact_residual}  (rational arithmetic)",
+                   f"certification       {self.level}  (tol {self.tol:.1e})"]
+            return out + [f"note: {n}" for n in self.notes]
         out = [
             f"points N            {self.n}",
-            f"widths              {'-'.join(map(str, self.widths))} ({self.activation}, {self.dtype})",
+            f"widths              {self.widths_text()} ({self.activation}, {self.dtype})",
             f"max residual        {self.max_residual:.3e}  (float64 forward pass)",
             f"rigorous bound      {self.certified_residual:.3e}  (residual + a-priori rounding bound {self.max_bound:.2e})",
             f"kink margin         {self.kink_margin:.3e}  (relative {self.rel_kink_margin:.2e})",

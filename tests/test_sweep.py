@@ -157,7 +157,14 @@ def _interp_build(ds, widths, *, activation="relu", seed=0, **_):
     return Construction("test-interp", [k0, k1, k2], [b0, np.zeros(d2), np.zeros(1)])
 
 
-register("test-interp", _interp_build, "test only: piecewise-linear interpolation along one direction")
+@pytest.fixture
+def test_construction():
+    """Register the test-only construction for one test, and remove it after (the registry is global)."""
+    from capacity.constructions import base
+
+    register("test-interp", _interp_build, "test only: piecewise-linear interpolation along one direction")
+    yield "test-interp"
+    base._REGISTRY.pop("test-interp", None)
 
 
 def _cspec(name, widths, ns):
@@ -165,8 +172,8 @@ def _cspec(name, widths, ns):
                      runs_per_batch=64)
 
 
-def test_constructive_at_and_one_past_the_construction_boundary_sharded_equals_unsharded():
-    spec = _cspec("test-interp", (8,), (8, 9))  # capacity of the test construction at d1 = 8 is N = 8
+def test_constructive_at_and_one_past_the_construction_boundary_sharded_equals_unsharded(test_construction):
+    spec = _cspec(test_construction, (8,), (8, 9))  # capacity of the test construction at d1 = 8 is N = 8
     at, past = cells(spec)
     rec_at = run_constructive_batch([at], local_mesh())[0]
     rec_1 = run_constructive_batch([at], local_mesh(jax.local_devices()[:1]))[0]
@@ -240,8 +247,9 @@ def test_two_processes_with_jax_distributed_split_the_cells(tmp_path):
                 p.kill()
     for p, (so, se) in zip(procs, outs):
         assert p.returncode == 0, se[-3000:]
-    info = sorted((json.loads(line[len("RESULT "):]) for so, _ in outs for line in so.splitlines()
-                   if line.startswith("RESULT ")), key=lambda d: d["process"])
+    # gloo's C++ logging may share the line: decode the JSON object and ignore what follows
+    info = sorted((json.JSONDecoder().raw_decode(line[len("RESULT "):])[0] for so, _ in outs
+                   for line in so.splitlines() if line.startswith("RESULT ")), key=lambda d: d["process"])
     assert [d["process"] for d in info] == [0, 1]
     assert all(d["count"] == 2 and d["local"] == 2 and d["total"] == 4 and d["records"] == 4 for d in info)
     all_cells = cells(TINY)

@@ -11,9 +11,10 @@ Lines drawn over the heatmaps (N as a function of the hidden width w, uniform wi
 * **parameters = N**: the number of weights and biases W equals N.
 * **Zhang et al. 2017** (one hidden layer): width = N (their 2N + dx-parameter
   construction uses N hidden units).
-* **Cover 1965**: a linear classifier in general position separates random ±1
-  labels of N points with probability 1/2 at N = 2·dx (the linear capacity); drawn
-  as a vertical line, a reference for binary labels only.
+* **Cover 1965**: a homogeneous linear classifier on N points in general position in
+  R^dx realises a random ±1 labelling with probability C(N, dx)/2^N, which is 1/2 at
+  N = 2·dx (the linear capacity; 2·(dx + 1) with a bias term); drawn as a vertical
+  line, a reference for binary labels only.
 * **VC dimension** (Bartlett, Harvey, Liaw & Mehrabian 2019): VCdim = O(W·L·log W)
   for piecewise-linear nets with W parameters and L layers.  We draw
   N = W·L·log2(W) with **constant 1**: an order-of-magnitude line, not a proven

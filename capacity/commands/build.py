@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from capacity.commands.common import emit, int_list, positive_int, require
+from capacity.commands.common import LongStep, emit, int_list, positive_int, require
 
 
 def register(sub) -> None:
@@ -37,10 +37,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def raise_unknown_kind(kind):
-    from capacity.errors import CapacityError
+def exact_only_report(con, ds, tol):
+    """A Report for a network that only exact arithmetic can evaluate (filled in by the exact tier)."""
+    import math
 
-    raise CapacityError(f"no verifier for networks of kind {kind!r}")
+    from capacity.verify import Report
+
+    rep = Report(n=ds.n, widths=tuple(int(w) for w in con.widths), activation=con.activation, dtype="exact",
+                 tol=tol, max_residual=math.nan, certified_residual=math.nan, max_bound=math.nan,
+                 kink_margin=math.nan, rel_kink_margin=math.nan, max_abs_weight=math.nan, min_abs_weight=math.nan,
+                 level="failed", seconds=0.0)
+    rep.notes.append("weights exceed float64: no float check; the level comes from exact arithmetic alone")
+    bits = con.record.get("max_weight_bits") or con.record.get("bits_per_weight_max")
+    if bits:
+        rep.notes.append(f"largest weight needs {bits} bits")
+    return rep
+
+
+def _float_check(con, net, ds, tol):
+    """The float64 verification appropriate to the network's kind."""
+    from capacity.errors import CapacityError
+    from capacity.verify import verify_network
+
+    if con.kind == "mlp-exact":
+        return exact_only_report(con, ds, tol)
+    if con.kind == "mlp":
+        return verify_network(net, ds, tol=tol)
+    if con.kind == "residual":
+        from capacity import resnet
+
+        return resnet.verify_residual(net, ds, tol=tol)
+    raise CapacityError(f"no verifier for networks of kind {con.kind!r}")
 
 
 def _load_dataset(args):
@@ -55,34 +82,32 @@ def _load_dataset(args):
 def run(args) -> int:
     from capacity import constructions, data
     from capacity.networks import save_net, versions
-    from capacity.verify import DEFAULT_TOL, verify_network
+    from capacity.verify import DEFAULT_TOL
 
     tol = DEFAULT_TOL if args.tol is None else args.tol
     require(tol > 0, f"--tol must be positive; got {tol}")
     entry = constructions.get(args.construction)
     ds = _load_dataset(args)
-    say = (lambda m: print(m, file=sys.stderr, flush=True))
-    say(f"building {args.construction} for N = {ds.n} points (dx = {ds.dx}) at widths {','.join(map(str, args.widths))} ...")
     t0 = time.perf_counter()
-    con = entry.build(ds, args.widths, activation=args.activation, seed=args.seed)
+    with LongStep(f"building {args.construction} for N = {ds.n} points (dx = {ds.dx}) at widths "
+                  f"{','.join(map(str, args.widths))} ..."):
+        con = entry.build(ds, args.widths, activation=args.activation, seed=args.seed)
     t_build = time.perf_counter() - t0
-    say(f"built in {t_build:.2f} s; verifying in float64 ...")
     meta = {"widths": list(con.widths), "n": ds.n, "seed": args.seed, "versions": versions(),
             "data": args.data or {"family": args.family, "n": args.random, "dx": args.dx, "dy": args.dy,
                                    "classes": args.classes, "seed": args.seed}}
     net = con.net_file(meta)
-    if con.kind == "mlp":
-        rep = verify_network(net, ds, tol=tol)
-    elif con.kind == "residual":
-        from capacity import resnet
-
-        rep = resnet.verify_residual(net, ds, tol=tol)
-    else:
-        raise_unknown_kind(con.kind)
+    exact_only = con.kind == "mlp-exact"
+    if exact_only and not args.certify:
+        print("this construction's weights exceed float64: running the exact tier (as with --certify)",
+              file=sys.stderr, flush=True)
+        args.certify = True
+    with LongStep(f"built in {t_build:.2f} s; verifying {ds.n} points in float64 ..."):
+        rep = _float_check(con, net, ds, tol)
     exact = None
     if args.certify:
         require(entry.certify is not None, f"construction {args.construction!r} has no exact tier; drop --certify")
-        say("certifying in exact rational arithmetic ...")
+        print("certifying in exact rational arithmetic ...", file=sys.stderr, flush=True)
         from capacity.certify import as_exact_result
 
         exact = as_exact_result(entry.certify(ds, args.widths, activation=args.activation, seed=args.seed,
@@ -92,10 +117,13 @@ def run(args) -> int:
         if exact.level == "certified-exact":
             rep.level = "certified-exact"
             rep.notes.append("certified-exact: the construction carried out in exact rationals interpolates every "
-                             "point exactly; NET.npz holds its float64 rounding, whose float check is above")
-        elif exact.level == "certified-bound" and rep.level != "failed":
+                             "point exactly" + ("" if exact_only else "; NET.npz holds its float64 rounding, whose "
+                                                "float check is above"))
+        elif exact.level == "certified-bound" and (rep.level != "failed" or exact_only):
             rep.level = "certified-bound"
             rep.notes.append(f"exact evaluation: residual {exact.exact_residual} <= tol")
+        if exact_only:
+            rep.max_residual = rep.certified_residual = exact.exact_residual_float
         elif exact.level == "failed":
             rep.level = "failed"
             rep.notes.append("the exact tier does NOT confirm interpolation: this is a bug, please report it")

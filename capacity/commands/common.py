@@ -53,3 +53,25 @@ def emit(lines, as_json: dict | None = None, json_flag: bool = False) -> None:
 def require(cond: bool, message: str) -> None:
     if not cond:
         raise CapacityError(message)
+
+
+class LongStep:
+    """Print ``message`` on stderr only if the step is still running after ``delay`` seconds.
+
+    Long steps show what they are doing; a step that fails at once (bad input) prints nothing
+    but its one-line error.
+    """
+
+    def __init__(self, message: str, delay: float = 1.0):
+        import threading
+
+        self._timer = threading.Timer(delay, lambda: print(message, file=sys.stderr, flush=True))
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from capacity.commands.common import emit, require
+from capacity.errors import CapacityError
 
 
 def register(sub) -> None:
@@ -23,6 +24,32 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _verify_exact_only(net, ds, tol):
+    """Networks whose weights exceed float64: rebuild the exact weights from NET.npz and let the
+    construction's exact tier evaluate them."""
+    import numpy as np
+
+    from capacity import constructions
+    from capacity.certify import as_exact_result
+    from capacity.commands.build import exact_only_report
+    from capacity.constructions.base import Construction
+
+    L = len(net.kernels)
+    try:
+        ks = [np.vectorize(int, otypes=[object])(net.extra[f"exact_kernel_{i}"]) for i in range(L)]
+        bs = [np.vectorize(int, otypes=[object])(net.extra[f"exact_bias_{i}"]) for i in range(L)]
+    except KeyError as e:
+        raise CapacityError(f"this exact-only network lacks its exact weights ({e.args[0]})") from None
+    name = net.meta.get("construction", "")
+    entry = constructions.get(name)
+    require(entry.certify is not None, f"construction {name!r} has no exact tier to verify this network")
+    con = Construction(name, ks, bs, net.activation, net.meta.get("record", {}), kind=net.kind, extra=net.extra)
+    rep = exact_only_report(con, ds, tol)
+    ex = as_exact_result(entry.certify(ds, construction=con, float_build=con, tol=tol))
+    rep.level, rep.exact_residual, rep.seconds = ex.level, ex.exact_residual, ex.seconds
+    return rep
+
+
 def run(args) -> int:
     from capacity import data
     from capacity.certify import check_exact
@@ -35,13 +62,17 @@ def run(args) -> int:
     net = load_net(args.net)
     ds = data.load_npz(args.data, rescale=args.rescale_labels,
                        classification=True if net.meta.get("record", {}).get("classes") else None)
-    if net.kind == "mlp":
+    if net.kind == "mlp-exact":
+        rep = _verify_exact_only(net, ds, tol)
+    elif net.kind == "mlp":
         rep = verify_network(net, ds, tol=tol, chunk=args.chunk)
-    else:
+    elif net.kind == "residual":
         from capacity import resnet
 
         rep = resnet.verify_residual(net, ds, tol=tol)
-    if args.certify:
+    else:
+        raise CapacityError(f"{args.net}: no verifier for networks of kind {net.kind!r}")
+    if args.certify and net.kind != "mlp-exact":
         require(net.kind == "mlp", f"--certify handles plain MLPs; this network is of kind {net.kind!r}")
         print(f"evaluating {ds.n} points exactly ...", file=sys.stderr, flush=True)
         ex = check_exact(net.kernels, net.biases, ds.x, targets(ds, net.widths[-1]), net.activation, tol=tol)

@@ -34,10 +34,15 @@ class Construction:
         return (int(np.shape(self.kernels[0])[0]),) + tuple(int(np.shape(k)[1]) for k in self.kernels)
 
     def net_file(self, meta: dict | None = None) -> NetFile:
+        """The network as a NET.npz record (float64 arrays).
+
+        For ``kind = "mlp-exact"`` (weights beyond float64, e.g. Vardi's big integers) the float64
+        arrays are roundings kept for inspection only (overflowing entries become ±inf); the exact
+        weights travel in ``extra`` and only the exact tier may verify such a network.
+        """
         m = {"construction": self.name, "record": self.record}
         m.update(meta or {})
-        return NetFile([np.asarray(k, np.float64) for k in self.kernels],
-                       [np.asarray(b, np.float64) for b in self.biases],
+        return NetFile([_float_array(k) for k in self.kernels], [_float_array(b) for b in self.biases],
                        self.activation, m, self.kind, dict(self.extra))
 
     def module(self) -> MLP:
@@ -45,6 +50,20 @@ class Construction:
         if self.kind != "mlp":
             raise CapacityError(f"construction {self.name!r} builds a {self.kind} network, not a plain MLP")
         return MLP(self.kernels, self.biases, self.activation)
+
+
+def _float_array(a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != object:
+        return a.astype(np.float64)
+
+    def conv(v):
+        try:
+            return float(v)
+        except OverflowError:
+            return float("inf") if v > 0 else float("-inf")
+
+    return np.vectorize(conv, otypes=[np.float64])(a) if a.size else a.astype(np.float64)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""`capacity build` / `capacity verify`: reports, exit codes 0/1/2, one-line errors, saved files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from capacity import data
+from capacity.cli import main
+from capacity.networks import load_net
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_build_certify_then_verify(tmp_path, capsys):
+    net = tmp_path / "NET.npz"
+    code, out, err = _run(capsys, "build", "--construction", "yun3", "--random", "120", "--dx", "3", "--widths",
+                          "24,20", "--certify", "--out", str(net))
+    assert code == 0, out + err
+    assert "certified-exact" in out and "capacity 120 >= N = 120" in out
+    f = load_net(net)
+    assert f.meta["certification"]["level"] == "certified-exact" and f.meta["n"] == 120
+    datafile = tmp_path / "NET.data.npz"
+    assert datafile.exists()
+    code, out, _ = _run(capsys, "verify", "--net", str(net), "--data", str(datafile), "--json")
+    rep = json.loads(out)["report"]
+    assert code == 0 and rep["max_residual"] <= 1e-6 and rep["level"] in ("certified-bound", "measured")
+    code, out, _ = _run(capsys, "verify", "--net", str(net), "--data", str(datafile), "--certify")
+    assert code == 0 and "exact residual" in out
+
+
+def test_verify_exit_1_when_the_network_does_not_fit(tmp_path, capsys):
+    net = tmp_path / "N.npz"
+    assert _run(capsys, "build", "--random", "40", "--dx", "2", "--widths", "12,16", "--out", str(net))[0] == 0
+    ds = data.load_npz(tmp_path / "N.data.npz")
+    y = ds.y.copy()
+    y[7] = -y[7] if abs(y[7, 0]) > 0.1 else 0.5
+    data.save_npz(tmp_path / "other.npz", data.make_dataset(ds.x, y))
+    code, out, _ = _run(capsys, "verify", "--net", str(net), "--data", str(tmp_path / "other.npz"))
+    assert code == 1 and "failed" in out
+
+
+def _bad(tmp_path, name, x, y):
+    p = tmp_path / name
+    np.savez(p, x=x, y=y)
+    return str(p)
+
+
+@pytest.mark.parametrize("case,pattern", [
+    ("nan", "NaN or infinite values in rows 2"),
+    ("dup", r"duplicate rows: \(0, 3\)"),
+    ("box", "labels must lie in \\[-1, 1\\]"),
+    ("shape", "y must have N = 5 rows"),
+    ("unreadable", "not a readable"),
+    ("missing", "no such file"),
+])
+def test_bad_data_gets_one_line_and_exit_2(tmp_path, capsys, case, pattern):
+    x = np.arange(10.0).reshape(5, 2)
+    y = np.linspace(-0.5, 0.5, 5)
+    if case == "nan":
+        x[2, 0] = np.nan
+    if case == "dup":
+        x[3] = x[0]
+    if case == "box":
+        y[1] = 2.5
+    if case == "shape":
+        y = y[:4]
+    path = _bad(tmp_path, "d.npz", x, y)
+    if case == "unreadable":
+        (tmp_path / "d.npz").write_bytes(b"garbage")
+    if case == "missing":
+        path = str(tmp_path / "nope.npz")
+    code, out, err = _run(capsys, "build", "--data", path, "--widths", "8,8", "--out", str(tmp_path / "n.npz"))
+    lines = [ln for ln in err.splitlines() if ln.startswith("capacity")]
+    assert code == 2 and len(lines) == 1, err
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_out_of_box_labels_with_rescale_fit_the_original_labels(tmp_path, capsys):
+    path = _bad(tmp_path, "d.npz", np.arange(10.0).reshape(5, 2), np.array([3.0, -2.0, 0.5, 1.5, 0.0]))
+    code, out, _ = _run(capsys, "build", "--data", path, "--widths", "8,8", "--rescale-labels", "--certify",
+                        "--out", str(tmp_path / "n.npz"))
+    assert code == 0 and "certified-exact" in out
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["build", "--random", "400", "--widths", "30,30"], "smallest widths that satisfy the theorem are 40,40"),
+    (["build", "--random", "10", "--widths", "8,x"], "expected comma-separated integers"),
+    (["build", "--construction", "nope", "--random", "10", "--widths", "8,8"], "unknown construction 'nope'"),
+    (["build", "--random", "10", "--widths", "8,8", "--tol", "-1"], "--tol must be positive"),
+])
+def test_usage_errors_exit_2(tmp_path, capsys, argv, pattern):
+    code, out, err = _run(capsys, *argv, *([] if "--out" in argv else ["--out", str(tmp_path / "n.npz")])) \
+        if not any(a.startswith("8,x") for a in argv) else (None, None, None)
+    if code is None:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        code, err = e.value.code, capsys.readouterr().err
+    assert code == 2 and pattern in err and len(err.strip().splitlines()) == 1, err
