@@ -25,7 +25,10 @@ import time
 
 import jax
 
-jax.config.update("jax_num_cpu_devices", max(1, min(8, os.cpu_count() or 1)))
+# One shard per core when measuring (run alone: pytest benchmarks/... or python benchmarks/...).
+# Inside the combined test run tests/conftest.py has already chosen 8 virtual devices: keep them.
+if not os.environ.get("CAPACITY_TEST_DEVICES"):
+    jax.config.update("jax_num_cpu_devices", int(os.environ.get("BENCH_DEVICES", max(1, min(8, os.cpu_count() or 1)))))
 
 import capacity  # noqa: E402,F401  (x64)
 import jax.numpy as jnp  # noqa: E402

@@ -6,6 +6,7 @@ The device count must be set before any JAX operation, so it happens here at imp
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["CAPACITY_TEST_DEVICES"] = "8"  # benchmarks collected in the same run keep this device count
 
 import jax  # noqa: E402
 
