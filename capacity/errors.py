@@ -39,3 +39,7 @@ class WidthError(CapacityError):
 
 class GeneralPositionError(CapacityError):
     """Inputs violate the general-position assumption of a construction."""
+
+
+class SeparationError(DataError):
+    """A separation assumption fails (e.g. Hardt-Ma: a pair closer than rho, or no margin after projection)."""

@@ -64,7 +64,7 @@ from flax import nnx
 from capacity.data import Dataset
 from capacity.errors import DataFileError, ShapeError
 from capacity.networks import NetFile
-from capacity.verify import Report, gamma, level_of, targets, unit_roundoff, weight_range
+from capacity.verify import Report, gamma, level_of, map_chunks, targets, unit_roundoff, weight_range
 
 HIGHEST = jax.lax.Precision.HIGHEST
 KIND = "residual"
@@ -202,15 +202,8 @@ def residual_forward_checked(p: ResidualParams, x, chunk: int = 4096):
     |pre-activation| of any branch ReLU at each point, absolute and relative to the
     scale |ĥ||U| + |s| (inf when there are no blocks).
     """
-    n = x.shape[0]
     u = unit_roundoff(x.dtype)
-    chunk = max(1, min(chunk, n))
-    n_chunks = -(-n // chunk)
-    pad = n_chunks * chunk - n
-    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])], axis=0) if pad else x
-    xs = xp.reshape((n_chunks, chunk) + x.shape[1:])
-    res = jax.lax.map(lambda xc: _checked_chunk(p, xc, u), xs)
-    return tuple(a.reshape((n_chunks * chunk,) + a.shape[2:])[:n] for a in res)
+    return map_chunks(lambda xc: _checked_chunk(p, xc, u), x, chunk)
 
 
 def certified_argmax(out: np.ndarray, bound: np.ndarray, labels: np.ndarray) -> np.ndarray:

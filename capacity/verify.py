@@ -112,16 +112,24 @@ def forward_checked(kernels, biases, x, activation: str = "relu", chunk: int = 4
     Returns:
       out (N, dy), bound (N, dy), margin (N,), rel_margin (N,).
     """
-    n = x.shape[0]
     u = unit_roundoff(x.dtype)
+    return map_chunks(lambda xc: _layer_pass(kernels, biases, xc, activation, u), x, chunk)
+
+
+def map_chunks(f, x, chunk: int):
+    """Apply ``f`` to row-chunks of ``x`` with ``lax.map`` (bounded memory) and stitch the results.
+
+    The last chunk is padded with copies of row 0, whose results are dropped.  ``f`` returns a
+    tuple of arrays with a leading axis of chunk length.
+    """
+    n = x.shape[0]
     chunk = max(1, min(chunk, n))
     n_chunks = -(-n // chunk)
     pad = n_chunks * chunk - n
     xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])], axis=0) if pad else x
     xs = xp.reshape((n_chunks, chunk) + x.shape[1:])
-    out, bound, margin, rel = jax.lax.map(lambda xc: _layer_pass(kernels, biases, xc, activation, u), xs)
-    flat = lambda a: a.reshape((n_chunks * chunk,) + a.shape[2:])[:n]
-    return flat(out), flat(bound), flat(margin), flat(rel)
+    res = jax.lax.map(f, xs)
+    return tuple(a.reshape((n_chunks * chunk,) + a.shape[2:])[:n] for a in res)
 
 
 def _summaries(out, bound, margin, rel, y, u):

@@ -55,8 +55,7 @@ from capacity.errors import CapacityError, DataError, ShapeError, WidthError
 KIND = "residual"
 
 
-class SeparationError(DataError):
-    """Hardt–Ma's separation assumption fails (pair closer than ρ, or no margin after projection)."""
+from capacity.errors import SeparationError  # noqa: E402  (re-exported for callers of this module)
 
 
 def default_k(n: int, dx: int = 1) -> int:

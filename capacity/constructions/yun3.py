@@ -540,7 +540,9 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
 def check_widths(n: int, widths: Sequence[int], dy: int, activation: str = "relu") -> tuple[int, int]:
     """Validate (d1, d2) against the theorem; return (A, B).  Raises WidthError saying what would do."""
     if len(widths) != 2:
-        raise WidthError(f"yun3 builds exactly two hidden layers; got widths {list(widths)} (give D1,D2)")
+        s1, s2 = yun3_smallest_widths(n, dy, activation)
+        raise WidthError(f"yun3 builds exactly two hidden layers; got widths {list(widths)}: give --widths D1,D2 "
+                         f"(the smallest that satisfy the theorem for N = {n}, dy = {dy} are {s1},{s2})")
     d1, d2 = int(widths[0]), int(widths[1])
     cap = yun3_capacity(d1, d2, dy, activation)
     if cap < n:
@@ -670,7 +672,9 @@ def certify_exact(dataset: Dataset, widths: Sequence[int], *, activation: str = 
     kernels, biases = exact_network(dataset, widths, seed=seed, trials=trials, mu=mu, float_build=float_build)
     t_build = time.perf_counter() - t0
     res = check_exact(kernels, biases, to_exact(dataset.x), to_exact(dataset.y_original), "relu")
-    res.notes.append(f"exact construction {t_build:.2f} s, exact evaluation {res.seconds:.2f} s")
+    res.notes.append(f"method: the construction carried out in exact rationals (same projection and slopes as the "
+                     f"float build; NET.npz holds its float64 rounding) and evaluated exactly at every point; "
+                     f"exact construction {t_build:.2f} s, exact evaluation {res.seconds:.2f} s")
     res.seconds += t_build
     return res
 
