@@ -251,11 +251,12 @@ def generate(family: str, n: int, dx: int, dy: int = 1, *, seed: int = 0, classe
         centres = rng.standard_normal((k, dx))
         which = np.arange(n) % k
         offsets = spacing * rng.integers(-50, 51, size=(n, dx)).astype(np.float64)
-        # a per-point index along a random direction guarantees distinctness within a cluster
+        # a per-point index along a random unit direction e, in steps of 101 spacings (more than the
+        # offsets' range of 100), keeps points within a cluster distinct, also when dx = 1
         rank = np.arange(n) // k
         e = rng.standard_normal(dx)
         e /= np.linalg.norm(e)
-        x = centres[which] + offsets + spacing * rank[:, None] * e[None, :]
+        x = centres[which] + offsets + 101.0 * spacing * rank[:, None] * e[None, :]
     elif family == "line":
         x = np.zeros((n, dx))
         x[:, 0] = np.arange(n, dtype=np.float64)

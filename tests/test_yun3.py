@@ -111,3 +111,16 @@ def test_module_reproduces_the_arrays():
     con = yun3.build(ds, (16, 16))
     out = np.asarray(con.module()(ds.x))
     assert np.max(np.abs(out - ds.y)) <= DEFAULT_TOL
+
+
+def test_adversarial_1d_clusters_still_certify_exactly():
+    """1-D clusters (no projection can help): a half-group can hold gaps of 1e-6 and of O(1), the
+    apex of a neuron then sits ~span/gap above its labels and must be undone within a tiny gap, so
+    slopes scale like (span/min-gap)^2 and float64 degrades (3e-5 here, see README).  The
+    construction itself stays exact."""
+    ds = data.generate("clustered", 23, 1, seed=2)
+    widths = yun3_smallest_widths(23)
+    con = yun3.build(ds, widths)
+    assert yun3.certify_exact(ds, widths, float_build=con).level == "certified-exact"
+    rep = verify_network(con.net_file(), ds)
+    assert (rep.level == "failed") == (rep.max_residual > DEFAULT_TOL)

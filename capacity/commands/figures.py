@@ -11,7 +11,11 @@ def register(sub) -> None:
                        description="Run the figure-producing commands in turn: capacity phase (constructive and "
                                    "trained), capacity sgd, capacity frontier. Each writes PNG, PDF and CSV into "
                                    "--figures-dir. Sweeps resume from their stores under --runs.")
-    p.add_argument("--quick", action="store_true", help="quick presets (minutes on a laptop CPU)")
+    p.add_argument("--preset", choices=("quick", "cpu", "paper"), default="cpu",
+                   help="quick: smallest grids (about 2 minutes on 2 CPU cores); cpu (default, what figures/ holds): "
+                        "quick phase grids, the full frontier (about 8 minutes); paper: the paper phase grids "
+                        "(hours; meant for a GPU)")
+    p.add_argument("--quick", action="store_const", dest="preset", const="quick", help="same as --preset quick")
     p.add_argument("--figures-dir", default="figures")
     p.add_argument("--runs", default="runs", help="where the sweep stores live (resumable)")
     p.add_argument("--only", default=None, help="comma-separated subset of: phase-constructive, phase-trained, sgd, frontier")
@@ -19,7 +23,7 @@ def register(sub) -> None:
 
 
 def jobs(args) -> dict:
-    preset = "quick" if args.quick else "paper"
+    preset = "paper" if args.preset == "paper" else "quick"
     fd = args.figures_dir
     return {
         "phase-constructive": ["phase", "--mode", "constructive", "--preset", preset, "--figures-dir", fd,
@@ -27,7 +31,7 @@ def jobs(args) -> dict:
         "phase-trained": ["phase", "--mode", "trained", "--preset", preset, "--figures-dir", fd,
                           "--out", f"{args.runs}/phase-trained-{preset}"],
         "sgd": ["sgd", "--figures-dir", fd, "--out", f"{args.runs}/sgd"],
-        "frontier": ["frontier", "--figures-dir", fd] + (["--quick"] if args.quick else []),
+        "frontier": ["frontier", "--figures-dir", fd] + (["--quick"] if args.preset == "quick" else []),
     }
 
 

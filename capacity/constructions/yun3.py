@@ -204,6 +204,42 @@ def choose_projection(x: np.ndarray, seed: int = 0, trials: int = 64, refine: in
     return u, x @ u
 
 
+# ---------------------------------------------------------------- dyadic choices
+
+
+def _pow2_floor(v: float) -> float:
+    return float(2.0 ** math.floor(math.log2(v)))
+
+
+def _kink_pair(a, b, exact: bool):
+    """Two kinks in each gap (a_i, b_i): L_i = largest power of two <= 0.9 gap apart, centred."""
+    g = b - a
+    gf = _to_float(g) if exact else g
+    L = np.array([_pow2_floor(0.9 * float(v)) for v in np.atleast_1d(gf)])
+    if exact:
+        L = to_exact(L)
+    lo = a + (g - L) / 2
+    return lo, lo + L
+
+
+def _pow2_inverse(gap, exact: bool):
+    gf = _to_float(gap) if exact else gap
+    inv = np.array([1.0 / _pow2_floor(float(v)) for v in gf])
+    return to_exact(inv) if exact else inv
+
+
+def _dyadic_ceil(q):
+    """Smallest float64 >= each exact rational in the object array q, as exact rationals."""
+    out = np.empty(q.shape, dtype=object)
+    for idx, v in np.ndenumerate(q):
+        f = _to_float(np.array([v]))[0]
+        e = to_exact(np.array(f))[()]
+        if e < v:
+            e = to_exact(np.array(np.nextafter(f, np.inf)))[()]
+        out[idx] = e
+    return out
+
+
 # --------------------------------------------------------------- slope optimisation
 
 
@@ -410,10 +446,13 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     nxt = np.concatenate([first[1:], np.array([right_pos], dtype=T.dtype)])
     f_last = T[H - 1::G]
     s_first = T[H::G]
-    l = first - (first - prev) * quarter
-    r = last + (nxt - last) * quarter
-    c = f_last + (s_first - f_last) * quarter
-    c2 = s_first - (s_first - f_last) * quarter
+    # Two kinks share each inner gap (a, b): they sit L apart with L a power of two (the segment
+    # lengths divide slopes, so every weight stays a dyadic rational: fast exact arithmetic) and
+    # at least 5% of the gap from the data.  The two outermost kinks sit QUARTER of their gap out.
+    c, c2 = _kink_pair(f_last, s_first, exact)
+    r_in, l_in = _kink_pair(last[:-1], first[1:], exact)
+    l = np.concatenate([np.array([first[0] - (first[0] - prev[0]) * quarter], dtype=T.dtype), l_in])
+    r = np.concatenate([r_in, np.array([last[-1] + (nxt[-1] - last[-1]) * quarter], dtype=T.dtype)])
     kinks = np.stack([l, c, c2, r], axis=1).reshape(-1)  # (4A,)
     kgap = np.stack([first - prev, s_first - f_last, s_first - f_last, nxt - last], axis=1).reshape(-1)
 
@@ -446,6 +485,8 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     s2min = _wmax(np.where(has_ql, (one + mu_ - yq) / gql, zero), np.where(has_qr, (one + mu_ + yq) / gqr, zero))
     s1min[:, 0] = _wmax(s1min[:, 0], (one + mu_ + yp[:, 0]) / Pd[0])     # saturated left of the block
     s2min[:, -1] = _wmax(s2min[:, -1], (one + mu_ + yq[:, -1]) / Rd[-1])  # ... and right of it
+    if exact:  # any slope above the minimum will do: take the next float up (a dyadic rational)
+        s1min, s2min = _dyadic_ceil(s1min), _dyadic_ceil(s2min)
     P = A // 2  # the apex of group P is the pivot segment (slope exactly 0)
     n_left = 4 * P + 2  # kinks 0..4P+1 face left, the rest face right
     if slopes is None:
@@ -498,7 +539,7 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     sign = np.where(np.arange(4 * A) < n_left, -1.0, 1.0)
     delta = slopes[:, :, 1:] - slopes[:, :, :-1]  # (dy, H, 4A) slope change at each kink
     pivot_val = apex_vals[:, :, P]  # z on the pivot segment (normalised frame)
-    alpha = one / kgap
+    alpha = _pow2_inverse(kgap, exact)  # a power of two within a factor 2 of 1/gap
     # actual z_n = sigma_n * z'_n; w2[k, (rr, n)] = sigma_n * delta / alpha_k
     w_hn = delta * sig_[None, :, None] / alpha[None, None, :]  # (dy, H, 4A)
     b_hn = pivot_val * sig_[None, :]  # (dy, H)
