@@ -7,6 +7,7 @@ import sys
 import time
 
 from capacity.commands.common import LongStep, emit, int_list, positive_int, require
+from capacity.errors import DataError
 
 
 def register(sub) -> None:
@@ -93,7 +94,12 @@ def run(args) -> int:
     t0 = time.perf_counter()
     with LongStep(f"building {args.construction} for N = {ds.n} points (dx = {ds.dx}) at widths "
                   f"{','.join(map(str, args.widths))} ..."):
-        con = entry.build(ds, args.widths, activation=args.activation, seed=args.seed)
+        try:
+            con = entry.build(ds, args.widths, activation=args.activation, seed=args.seed)
+        except DataError as e:
+            if args.random and args.classes is None and "class" in str(e):
+                raise DataError(f"{e} (with --random, add --classes K for class labels)") from None
+            raise
     t_build = time.perf_counter() - t0
     meta = {"widths": list(con.widths), "n": ds.n, "seed": args.seed, "versions": versions(),
             "data": args.data or {"family": args.family, "n": args.random, "dx": args.dx, "dy": args.dy,
