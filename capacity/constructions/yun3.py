@@ -711,9 +711,17 @@ def exact_network(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, tri
 
 
 def certify_exact(dataset: Dataset, widths: Sequence[int], *, activation: str = "relu", seed: int = 0,
-                  trials: int = 64, mu: float = 1.0, float_build: Construction | None = None, **_ignored):
-    """Build the construction in exact arithmetic and check f(x_i) = y_i exactly for every i."""
+                  trials: int = 64, mu: float = 1.0, float_build: Construction | None = None,
+                  construction: Construction | None = None, **_ignored):
+    """Build the construction in exact arithmetic and check f(x_i) = y_i exactly for every i.
+
+    ``float_build`` (or ``construction``): the float64 build whose free choices are reused.
+    """
     from capacity.certify import check_exact
+
+    float_build = float_build if float_build is not None else construction
+    if float_build is not None:
+        activation = float_build.activation
 
     if activation == "hardtanh":
         from capacity.constructions import yun3_hardtanh
