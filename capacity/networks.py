@@ -178,13 +178,14 @@ def save_net(path: str | os.PathLike, net: NetFile) -> None:
     meta.setdefault("versions", versions())
     arrays["activation"] = np.array(net.activation)
     arrays["kind"] = np.array(net.kind)
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=_json_default))
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=json_default))
     tmp = path + ".tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
 
-def _json_default(o):
+def json_default(o):
+    """JSON encoder fallback for NumPy scalars and arrays (other objects as str)."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -53,7 +53,7 @@ import numpy as np
 
 from capacity.data import FAMILIES, generate
 from capacity.errors import CapacityError
-from capacity.networks import versions
+from capacity.networks import json_default, versions
 from capacity.train import Run, TrainConfig, local_mesh, n_params, train_runs
 
 MODES = ("constructive", "trained")
@@ -238,12 +238,7 @@ class ResultStore:
             os.close(fd)
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+_json_default = json_default
 
 
 def write_json_atomic(path: str, obj) -> None:

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import capacity.cli as cli
 from capacity.networks import NetFile, save_net
 from theory import bounds
 from theory.piece_experiments import random_piece_stats, sharper_piece_bound, train_alternating, trained_pieces
@@ -163,16 +162,6 @@ def test_yun3_construction_on_alternating_data_has_enough_pieces():
 # ------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["capacity.commands.theorems", "capacity.commands.pieces"])
-
-    def run(*argv):
-        code = cli.main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_cli_lower_bound(run_cli):

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import capacity.cli as cli
 from capacity.errors import CapacityError, WidthError
 from theory import bounds
 from theory.registry import Architecture, all_theorems, get, names
@@ -164,16 +163,6 @@ def test_deep_capacity_is_delegated_or_explains_absence():
 # ------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["capacity.commands.theorems", "capacity.commands.pieces"])
-
-    def run(*argv):
-        code = cli.main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_cli_theorems(run_cli):
