@@ -1,6 +1,9 @@
-"""Test configuration: float64, strict promotion, 8 virtual CPU devices.
+"""Test configuration: float64, rank-promotion errors, 8 virtual CPU devices.
 
 The device count must be set before any JAX operation, so it happens here at import.
+Implicit rank promotion raises (our code broadcasts explicitly).  Dtype promotion stays
+"standard": under "strict" optax's own Adam update fails (int32 step count ** float), so a
+strict run would test optax, not us.
 """
 
 import os
