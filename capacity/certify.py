@@ -111,7 +111,81 @@ class _Mat:
         return _Mat(self.rows, self.cols, [f(e) for e in self.entries()])
 
 
-def exact_forward(kernels, biases, x, activation: str = "relu"):
+def _rank_one(k0):
+    """(u, a) with k0 == outer(u, a) exactly, or None (k0 as exact rationals)."""
+    d_in, d_out = k0.shape
+    nz = [(d, j) for d in range(d_in) for j in range(d_out) if k0[d, j] != 0]
+    if not nz:
+        return None
+    d0, j0 = nz[0]
+    u = k0[:, j0]
+    piv = k0[d0, j0]
+    a = np.array([k0[d0, j] / piv for j in range(d_out)], dtype=object)
+    for d in range(d_in):
+        for j in range(d_out):
+            if k0[d, j] != u[d] * a[j]:
+                return None
+    return u, a
+
+
+def _rank_one_forward(u, a, b1, k2, b2, xq):
+    """Exact pre-activations of layer 2 for relu(x @ outer(u, a) + b1) @ k2 + b2.
+
+    Exact algebra, no approximation: x @ outer(u, a) = (x . u) a, so with t = x . u unit j is
+    active iff a_j t + b1_j > 0 and the active set changes only at the kinks -b1_j / a_j.  Sweeping
+    t upwards through the kinks keeps S = sum_active k2[j] a_j and C = sum_active k2[j] b1_j, and
+    every point gets b2 + t S + C from the interval it lies in (a point exactly on a kink gets the
+    left interval's formula, which is right: the units switching there contribute a_j t + b1_j = 0).
+    Cost O(N dx + d1 d2 + N d2) rational operations instead of O(N d1 d2).
+    Returns the rows of the exact (N, d2) pre-activation matrix.
+    """
+    import bisect
+
+    n = xq.shape[0]
+    zero = _scalar(0)
+    t = [sum((xq[i, d] * u[d] for d in range(u.shape[0])), zero) for i in range(n)]
+    d1, d2 = k2.shape
+    ev: dict = {}
+    S = [zero] * d2
+    C = [zero] * d2
+    for j in range(d1):
+        if a[j] == 0:
+            if b1[j] > 0:  # constant unit
+                for c in range(d2):
+                    C[c] += k2[j, c] * b1[j]
+            continue
+        ev.setdefault(-b1[j] / a[j], []).append(j)
+        if a[j] < 0:  # active for t below its kink
+            for c in range(d2):
+                S[c] += k2[j, c] * a[j]
+                C[c] += k2[j, c] * b1[j]
+    breaks = sorted(ev)
+    per_interval = [(list(S), list(C))]
+    for kk in breaks:
+        for j in ev[kk]:
+            sgn = 1 if a[j] > 0 else -1  # right-facing switches on, left-facing switches off
+            for c in range(d2):
+                if k2[j, c] != 0:
+                    S[c] += sgn * k2[j, c] * a[j]
+                    C[c] += sgn * k2[j, c] * b1[j]
+        per_interval.append((list(S), list(C)))
+    rows = []
+    for i in range(n):
+        Sm, Cm = per_interval[bisect.bisect_left(breaks, t[i])]
+        ti = t[i]
+        rows.append([b2[c] + ti * Sm[c] + Cm[c] for c in range(d2)])
+    return rows
+
+
+def _exact_array(a) -> np.ndarray:
+    a = np.asarray(a)
+    out = np.empty(a.shape, dtype=object)
+    for idx, v in np.ndenumerate(a):
+        out[idx] = _scalar(v)
+    return out
+
+
+def exact_forward(kernels, biases, x, activation: str = "relu", rank_one_fast_path: bool = True):
     """Exact outputs of the network at the rows of x.
 
     Args:
@@ -119,14 +193,34 @@ def exact_forward(kernels, biases, x, activation: str = "relu"):
       x: (N, dx) inputs (float64 or exact).
 
     Returns:
-      (outputs as a list of rows of exact rationals, min |pre-activation - kink| over hidden units).
+      (outputs as a list of rows of exact rationals, min |pre-activation - kink| over hidden units;
+      with the rank-one fast path the first layer's pre-activations are not formed and the minimum
+      covers the later layers only).
+
+    When the first kernel is exactly rank one (as in the one-projection constructions) and the
+    activation is ReLU, the first two layers are evaluated by :func:`_rank_one_forward`, which is
+    exact algebra on the same weights, not an approximation.
     """
     zero = _scalar(0)
     one = _scalar(1)
     h = _Mat.from_array(x)
     n_layers = len(kernels)
     margin = None
+    start = 0
+    if activation == "relu" and n_layers >= 3 and rank_one_fast_path:
+        k0 = _exact_array(kernels[0])
+        ua = _rank_one(k0)
+        if ua is not None:
+            rows = _rank_one_forward(ua[0], ua[1], _exact_array(biases[0]).ravel(), _exact_array(kernels[1]),
+                                     _exact_array(biases[1]).ravel(), _exact_array(x))
+            ent = [e for row in rows for e in row]
+            z = _Mat(len(rows), len(rows[0]), ent)
+            margin = min(abs(e) for e in ent)
+            h = z.map(lambda e: e if e > zero else zero)
+            start = 2
     for i, (w, b) in enumerate(zip(kernels, biases)):
+        if i < start:
+            continue
         z = h.matmul(_Mat.from_array(w)).add_row([_scalar(v) for v in np.ravel(b)])
         if i < n_layers - 1:
             ent = z.entries()

@@ -124,3 +124,27 @@ def test_levels_are_never_more_than_shown():
     ds_off = data.make_dataset(x, y + 1e-3, allow_out_of_box=True)
     assert verify_network(NetFile(ks, bs), ds_off, tol=1e-6).level == "failed"
     assert verify_network(NetFile(ks, bs), ds_off, tol=1.0e-3 * (1 + 1e-12)).level in ("measured", "certified-bound")
+
+
+def test_exact_rank_one_fast_path_equals_the_general_evaluation():
+    """The exact first-two-layer shortcut for a rank-one first kernel is exact algebra: it must give
+    the same rationals as the plain exact evaluation, also for a point exactly on a kink and for a
+    unit whose first-layer weight is 0."""
+    rng = np.random.default_rng(11)
+    u = rng.integers(-3, 4, 3).astype(float)
+    u[0] = 1.0
+    a = rng.integers(-4, 5, 9).astype(float)
+    a[2] = 0.0
+    b1 = rng.integers(-6, 7, 9).astype(float)
+    b1[2] = 1.5
+    ks = [np.outer(u, a), rng.standard_normal((9, 5)), rng.standard_normal((5, 2))]
+    bs = [b1, rng.standard_normal(5), rng.standard_normal(2)]
+    x = rng.integers(-5, 6, (30, 3)).astype(float)
+    j = int(np.flatnonzero(a)[0])
+    x[0] = 0.0
+    x[0, 0] = -b1[j] / a[j]  # t = x.u lands exactly on unit j's kink
+    fast, _ = certify.exact_forward(ks, bs, x, "relu", rank_one_fast_path=True)
+    slow, _ = certify.exact_forward(ks, bs, x, "relu", rank_one_fast_path=False)
+    assert fast == slow
+    ks[0][1, 1] += 2.0**-40  # no longer rank one: the shortcut must not apply, results still equal
+    assert certify.exact_forward(ks, bs, x, "relu")[0] == certify.exact_forward(ks, bs, x, "relu", False)[0]

@@ -22,45 +22,41 @@ Construction (names as in the code)
 2. *Groups.*  ``A = d1 // 4`` groups of ``G = 4B`` consecutive sorted points, ``B = d2 // (4 dy)``
    (the last group is padded with virtual points of label 0 when N < 4AB).  Group j has a
    first half F_j and a second half S_j of 2B points each.
-3. *Layer 1 (4 ReLUs per group).*  Kinks at ``l_j`` (in the gap before the group),
-   ``c_j < c'_j`` (in the gap between F_j and S_j) and ``r_j`` (in the gap after it).
-   Two kinks sharing a gap sit a power of two apart, centred, at least 5% of the gap from
-   the data; unit k computes relu(sign_k * alpha_k * (t - kink_k)) with alpha_k the power of
-   two within a factor 2 of 1/(its gap): left-facing for the left half of the kinks,
-   right-facing for the right half (this halves the distances over which large terms cancel
-   in floating point).
+3. *Layer 1 (4 ReLUs per group).*  A kink before the block, then per group j kinks at the
+   midpoints of the largest gap inside F_j, of the middle gap (between F_j and S_j), of the
+   largest gap inside S_j and of the gap to the next group (the last group of a "deep" block
+   trades its S kink for one after the block).  Unit k computes relu(alpha_k (t - kink_k)),
+   alpha_k the power of two within a factor 2 of 1/(its neighbouring piece length).
 4. *Layer 2 (2B hard-tanh neurons per output, 2 ReLUs each).*  Neuron n has shape
    sigma_n = +1 (Lambda) for even n and -1 (V) for odd n, and owns the nested pair
-   p = F_j[n], q = S_j[2B-1-n] in *every* group.  Its pre-activation z_n is the
-   continuous piecewise-linear function of t with the kinks above and
-     - on F_j: the line through (t_p, y_p) of slope sigma_n * s1, on S_j the line through
-       (t_q, y_q) of slope -sigma_n * s2, where s1, s2 are the *smallest* slopes that
-       saturate the neighbours of p and q at distance ``mu`` beyond the hard-tanh corners
-       (|z| >= 1 + mu), raised only to make the two lines meet at one apex value;
-     - on [c_j, c'_j] constant (the apex);
-     - on [r_j, l_{j+1}] (no data) the segment joining the two groups' end values.
-   The last item is what removes the *chain*: in the one-sided-ramp reconstruction of the
-   digest the value leaving group j is the value entering group j+1, so the depth of a
-   neuron is a product of per-group factors and max|W| grows like a product over groups
-   (1e10 at N = 1000).  Here each group's slopes depend only on its own local gaps, and the
-   weights grow like (span/min gap) times a group's extent: polynomially in N.
+   p = F_j[n], q = S_j[2B-1-n] in *every* group.  Its pre-activation z_n is any continuous
+   piecewise-linear function of t with the kinks above; it must equal y at p and q, be
+   <= -1 - mu (times sigma_n) at the group's points outside [p, q] and >= 1 + mu strictly
+   inside.  The middle kink puts the rise at p and the fall at q on different pieces, the kink
+   between groups separates q_j from p_{j+1}, so these constraints are always feasible; the
+   two kinks at the largest gaps of the halves are free, and let a line stop before a large
+   gap instead of carrying a depth of (large gap)/(tiny gap) across it.  Among all feasible
+   functions :func:`_optimise_values` takes, by a linear program over the neuron's values at the
+   kinks, the one minimising sum_k reach_k |slope change at kink k|, the terms that cancel when
+   the network is evaluated in floating point.  The equalities at p and q are then re-imposed
+   exactly (left to right, one per piece).  There is no *chain*: in the digest's one-sided-ramp
+   reconstruction the value leaving group j is the value entering group j+1, so a neuron's depth
+   is a product of per-group factors (max|W| 1e10 at N = 1000); here every kink value is free.
 5. *Output.*  f_r = sum_n phi(z_n) - 1 with phi = hard-tanh = relu(z+1) - relu(z-1) - 1.
    At a point of level m in a group, the neurons of outer levels are saturated at +sigma,
    inner ones at -sigma, and by the alternation those other 2B - 1 neurons sum to exactly
    +1; the owner contributes y.  Hence f = y exactly (in exact arithmetic).
 
-Conditioning (measured, see README): the float64 residual is set by
-eps * span * (sum of slope changes), i.e. by span/min-gap of the projection, which is why the
-projection is refined (:func:`refine_projection`) and the slopes are chosen by a small LP per
-neuron (:func:`_optimise_slopes`).  Known weakness: when a half-group holds both tiny and huge
-gaps along the projection (1-D clustered data; no projection can help in dx = 1) a neuron's apex
-sits ~span/gap above its labels and must come down within a tiny gap, so slopes grow like
-(span/min-gap)^2 there and float64 degrades (e.g. 3e-5 at N = 23); the exact tier is unaffected.
+Conditioning (measured, see README): the float64 residual tracks eps * span * (sum of slope
+changes), i.e. span/min-gap of the projection, which is why the projection is refined
+(:func:`refine_projection`).  Clustered data (tight clusters far apart, where projections cannot
+help) is handled by the free kinks at the largest gaps: an earlier version with kinks paired in
+the middle and between-group gaps reached 4e-5 on such data; this one stays near 1e-10 there.
 
-Exact tier (:func:`certify_exact`): the *same* code runs on exact rationals.  Segment lengths
-between paired kinks and the layer-1 scales are powers of two and minimum slopes are rounded up
-to floats, so almost every weight is a dyadic rational (only each neuron's pivot slope is not),
-which keeps exact evaluation fast: N = 2000 in about 1 s, N = 20000 in under a minute.
+Exact tier (:func:`certify_exact`): the *same* code runs on exact rationals, reusing the float
+build's free choices (projection, kink values) and re-imposing the equalities exactly; the
+network is then evaluated exactly (:mod:`capacity.certify`, with its exact rank-one shortcut for
+the first two layers): N = 2000 in about 1 s, N = 20000 in about a minute.
 """
 
 from __future__ import annotations
@@ -79,8 +75,7 @@ from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
 from theory.bounds import yun3_capacity, yun3_smallest_widths
 
-MINIMAX_MAX_GROUPS = 200  # above this, the cheaper weighted-L1 slope objective is used
-QUARTER = 0.05  # kinks sit this fraction of a gap away from the nearest data point
+QUARTER = 0.05  # the outermost kinks sit this fraction of their gap away from the data
 
 
 # ------------------------------------------------------------------------- numbers
@@ -214,145 +209,150 @@ def choose_projection(x: np.ndarray, seed: int = 0, trials: int = 64, refine: in
     return u, x @ u
 
 
-# ---------------------------------------------------------------- dyadic choices
+# ------------------------------------------------------------- kinks and values
 
 
 def _pow2_floor(v: float) -> float:
     return float(2.0 ** math.floor(math.log2(v)))
 
 
-def _kink_pair(a, b, exact: bool):
-    """Two kinks in each gap (a_i, b_i): L_i = largest power of two <= 0.9 gap apart, centred."""
-    g = b - a
-    gf = _to_float(g) if exact else g
-    L = np.array([_pow2_floor(0.9 * float(v)) for v in np.atleast_1d(gf)])
-    if exact:
-        L = to_exact(L)
-    lo = a + (g - L) / 2
-    return lo, lo + L
-
-
 def _pow2_inverse(gap, exact: bool):
-    gf = _to_float(gap) if exact else gap
-    inv = np.array([1.0 / _pow2_floor(float(v)) for v in gf])
+    """A power of two within a factor 2 of 1/gap, elementwise (layer-1 scales)."""
+    inv = np.array([1.0 / _pow2_floor(float(v)) for v in gap])
     return to_exact(inv) if exact else inv
-
-
-def _dyadic_ceil(q):
-    """Smallest float64 >= each exact rational in the object array q, as exact rationals."""
-    out = np.empty(q.shape, dtype=object)
-    for idx, v in np.ndenumerate(q):
-        f = _to_float(np.array([v]))[0]
-        e = to_exact(np.array(f))[()]
-        if e < v:
-            e = to_exact(np.array(np.nextafter(f, np.inf)))[()]
-        out[idx] = e
-    return out
-
-
-# --------------------------------------------------------------- slope optimisation
 
 
 def _to_float(a):
     return np.vectorize(float, otypes=[np.float64])(a) if np.size(a) else np.zeros(np.shape(a))
 
 
-def _optimise_slopes(s1min, s2min, yp, yq, Pd, Cp, Cq, Rd, Lc, Lb, reach=None, amp=None):
-    """Choose data-segment slopes s >= their minimum that minimise sum_k |slope change at kink k|.
+def _kink_positions(T, A: int, B: int, left_pos, right_pos, convention: str, quarter, choice=None):
+    """The 4A kink positions, increasing, and the gap choice that fixed them.
 
-    For each layer-2 neuron this is a small linear program over the chain of its groups
-    (variables s1_j, s2_j; every slope change is an affine function of them).  The float64
-    rounding error of the network grows with that sum (times the span of t), so this is the
-    conditioning objective.  Solved with HiGHS (scipy); if the solver fails for a neuron, that
-    neuron keeps its minimum slopes, which are valid (only less well conditioned).
-    With ``amp`` (a function n -> (2A, 4A) array), the LP instead minimises, per neuron, the
-    largest over its owned points i of sum_k amp[i, k] |slope change k|: the magnitude of the
-    terms that cancel when the network evaluates z_n at x_i (a model of its rounding error).
-    With ``reach`` (4A,), the change at kink k is weighted by reach_k: the distance over which
-    its ReLU stays active on the data (the factor by which its rounding error is amplified).
-    Shapes: s1min, s2min, yp, yq (dy, A, H); Pd, Cp, Cq, Rd (A, H); Lc (A, 1); Lb (A-1,).
-    Returns (s1, s2, failures) with s1, s2 of shape (dy, A, H).
+    One kink before the block, then per group the midpoints of the largest gap inside F_j, of the
+    middle gap, of the largest gap inside S_j and of the gap to the next group.  The last group has
+    no kink after it ("plain": the last piece is free) or no S kink but one after the block
+    ("deep": flat outside on both sides).  ``choice`` (the indices of the chosen inner gaps, as
+    returned by an earlier call) reuses those gaps: equal gaps (integer data) must be resolved the
+    same way by the float build and its exact rebuild.
+    """
+    G, H = 4 * B, 2 * B
+    exact = T.dtype == object
+    Tf = _to_float(T) if exact else T
+    picked = [] if choice is None else list(choice)
+    ks = [T[0] - (T[0] - left_pos) * quarter]
+    c = 0
+
+    def pick(lo, hi):
+        nonlocal c
+        if choice is None:
+            i = lo + int(np.argmax(np.diff(Tf[lo:hi])))
+            picked.append(i)
+        else:
+            i = picked[c]
+        c += 1
+        return (T[i] + T[i + 1]) / 2
+
+    for j in range(A):
+        g0 = j * G
+        ks.append(pick(g0, g0 + H))
+        ks.append((T[g0 + H - 1] + T[g0 + H]) / 2)
+        last = j == A - 1
+        if not (last and convention == "deep"):
+            ks.append(pick(g0 + H, g0 + G))
+        if not last:
+            ks.append((T[g0 + G - 1] + T[g0 + G]) / 2)
+        elif convention == "deep":
+            ks.append(T[-1] + (right_pos - T[-1]) * quarter)
+    return np.array(ks, dtype=T.dtype), picked
+
+
+def _local_gaps(kf):
+    """For each kink, the shorter of its two neighbouring piece lengths (the outer ones: the inner)."""
+    L = np.diff(kf)
+    if L.size == 0:
+        return np.ones_like(kf)
+    return np.minimum(np.r_[np.inf, L], np.r_[L, np.inf])
+
+
+def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float):
+    """Per layer-2 neuron, its values at the kinks (and the slope after the last kink) by an LP.
+
+    The neuron's pre-activation z is the continuous piecewise-linear interpolant of its kink
+    values V_0..V_{K-1} (constant left of the first kink, slope s_R after the last).  Constraints
+    (normalised Lambda frame, margin 1.25 mu so the exact correction below cannot break them):
+    z = y at the neuron's two points of every group, z <= -1 - mu at the group's points outside
+    them, z >= 1 + mu strictly between.  Objective: sum_k reach_k |slope change at kink k|, the
+    terms that cancel when the network is evaluated (reach_k = how far right of kink k its ReLU
+    stays active on the data).  HiGHS via scipy; a neuron whose LP fails raises.
+
+    Returns (values, failures) with values[r][n] = (V (K,), s_R) as floats.
     """
     from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix, diags, hstack, vstack
-
+    from scipy.sparse import coo_matrix, diags, vstack
     from tqdm import tqdm
 
-    dy, A, H = s1min.shape
-    bar = tqdm(total=dy * H, desc="yun3: choosing slopes (one LP per layer-2 neuron)", unit="neuron",
-               file=sys.stderr, disable=None if dy * H * A >= 4000 else True, leave=False)
-    s1 = s1min.copy()
-    s2 = s2min.copy()
-    P = A // 2
-    nv = 2 * A + 4 * A
-    failures = 0
+    G, H = 4 * B, 2 * B
+    M, dy = Y.shape
+    K = k.size
+    piece = np.searchsorted(k, T)
+    L = np.diff(k)
+    lam = np.zeros(M)
+    inner = (piece >= 1) & (piece <= K - 1)
+    lam[inner] = (T[inner] - k[piece[inner] - 1]) / L[piece[inner] - 1]
+    nv = K + 1 + K  # V_0..V_{K-1}, s_R, tau_0..tau_{K-1}
+    idx = np.arange(M)
+    c1 = np.where(piece == 0, 0, np.where(piece == K, K - 1, piece - 1))
+    v1 = np.where((piece == 0) | (piece == K), 1.0, 1.0 - lam)
+    c2 = np.where(piece == K, K, np.minimum(piece, K - 1))
+    v2 = np.where(piece == K, T - k[-1], np.where(piece == 0, 0.0, lam))
+    Z = coo_matrix((np.r_[v1, v2], (np.r_[idx, idx], np.r_[c1, c2])), shape=(M, nv)).tocsr()
+    rows, cols, vals = [], [], []
+    for i in range(K):  # slope change at kink i: s_{i+1} - s_i
+        if i + 1 <= K - 1:
+            rows += [i, i]; cols += [i + 1, i]; vals += [1 / L[i], -1 / L[i]]
+        else:
+            rows += [i]; cols += [K]; vals += [1.0]
+        if i >= 1:
+            rows += [i, i]; cols += [i, i - 1]; vals += [-1 / L[i - 1], 1 / L[i - 1]]
+    D = coo_matrix((vals, (rows, cols)), shape=(K, nv)).tocsr()
+    w = np.maximum(np.asarray(abs(D).max(axis=1).todense()).ravel(), 1e-300)
+    tau = coo_matrix((-np.ones(K), (np.arange(K), K + 1 + np.arange(K))), shape=(K, nv)).tocsr()
+    slope_rows = vstack([diags(1.0 / w) @ D + tau, -(diags(1.0 / w) @ D) + tau])
+    reach = (T[-1] - k) + 0.05 * (T[-1] - T[0] + 1e-300)
+    cost = np.r_[np.zeros(K + 1), w * np.maximum(reach, 0.05 * (T[-1] - T[0] + 1e-300))]
+    cost = cost / cost.max()
+    pos = idx % G
+    m = 1.0 + 1.25 * mu
+    bounds = [(None, None)] * (K + 1) + [(0.0, None)] * K
+    if convention == "deep":
+        bounds[0] = (None, -m)
+        bounds[K - 1] = (None, -m)
+        bounds[K] = (0.0, 0.0)
+    values = [[None] * H for _ in range(dy)]
+    bar = tqdm(total=dy * H, desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
+               disable=None if dy * H * K >= 4000 else True, leave=False)
     for rr in range(dy):
         for n in range(H):
-            m1, m2 = s1min[rr, :, n], s2min[rr, :, n]
-            ypn, yqn = yp[rr, :, n], yq[rr, :, n]
-            pd, cp, cq, rd, lc = Pd[:, n], Cp[:, n], Cq[:, n], Rd[:, n], Lc[:, 0]
-            rows, cols, vals, const = [], [], [], np.zeros(4 * A)
-            def add(k, var, coef):
-                rows.append(k); cols.append(var); vals.append(coef)
-            # variables: v1_j (s1_j = m1_j v1_j) at j, v2_j at A + j, tau_k at 2A + k
-            for jj in range(A):
-                k = 4 * jj
-                if jj == 0:
-                    add(k, jj, m1[jj])
-                else:
-                    add(k, jj, (1 + pd[jj] / Lb[jj - 1]) * m1[jj])
-                    add(k, A + jj - 1, -rd[jj - 1] / Lb[jj - 1] * m2[jj - 1])
-                    const[k] = -(ypn[jj] - yqn[jj - 1]) / Lb[jj - 1]
-                add(k + 1, jj, (-cp[jj] / lc[jj] - 1) * m1[jj])
-                add(k + 1, A + jj, cq[jj] / lc[jj] * m2[jj])
-                const[k + 1] = (yqn[jj] - ypn[jj]) / lc[jj]
-                add(k + 2, jj, cp[jj] / lc[jj] * m1[jj])
-                add(k + 2, A + jj, (-1 - cq[jj] / lc[jj]) * m2[jj])
-                const[k + 2] = -(yqn[jj] - ypn[jj]) / lc[jj]
-                if jj == A - 1:
-                    add(k + 3, A + jj, m2[jj])
-                else:
-                    add(k + 3, A + jj, (1 + rd[jj] / Lb[jj]) * m2[jj])
-                    add(k + 3, jj + 1, -pd[jj + 1] / Lb[jj] * m1[jj + 1])
-                    const[k + 3] = (ypn[jj + 1] - yqn[jj]) / Lb[jj]
-            D = coo_matrix((vals, (rows, cols)), shape=(4 * A, nv)).tocsr()
-            # row scaling: tau_k = w_k * tau'_k with w_k the row's largest coefficient
-            w = np.maximum(np.asarray(abs(D).max(axis=1).todense()).ravel(), 1e-300)
-            Dn = diags(1.0 / w) @ D
-            eye = coo_matrix((-np.ones(4 * A), (np.arange(4 * A), 2 * A + np.arange(4 * A))), shape=(4 * A, nv)).tocsr()
-            A_ub = vstack([Dn + eye, -Dn + eye])
-            b_ub = np.concatenate([-const / w, const / w])
-            A_eq = np.zeros((1, nv))
-            A_eq[0, P] = -cp[P] * m1[P]
-            A_eq[0, A + P] = cq[P] * m2[P]
-            b_eq = np.array([ypn[P] - yqn[P]])
-            bounds = [(1.0, None)] * (2 * A) + [(0.0, None)] * (4 * A)
-            kw = w if reach is None else w * reach
-            cost = np.concatenate([np.zeros(2 * A), kw / kw.max()])
-            if amp is not None:
-                # minimax: E >= sum_k amp[i, k] * |delta_k| at each owned point i of this neuron
-                Ai = amp(n) * w[None, :]  # (2A, 4A): weights on tau'
-                escale = max(float(Ai.sum(axis=1).max()), 1e-300)
-                E_rows = coo_matrix(np.hstack([np.zeros((Ai.shape[0], 2 * A)), Ai / escale, -np.ones((Ai.shape[0], 1))]))
-                A_ub = vstack([hstack([A_ub, coo_matrix((A_ub.shape[0], 1))]), E_rows]).tocsr()
-                b_ub = np.concatenate([b_ub, np.zeros(Ai.shape[0])])
-                cost = np.concatenate([np.zeros(2 * A), 1e-3 * kw / kw.max(), [1.0]])
-                A_eq = np.hstack([A_eq, np.zeros((1, 1))])
-                bounds = bounds + [(0.0, None)]
-            eq_scale = np.max(np.abs(A_eq))
+            ys = Y[:, rr] * sigma[n]
+            eq = (pos == n) | (pos == G - 1 - n)
+            high = (pos > n) & (pos < G - 1 - n)
+            low = ~(eq | high)
+            A_ub = vstack([Z[np.flatnonzero(low)], -Z[np.flatnonzero(high)], slope_rows]).tocsr()
+            b_ub = np.r_[np.full(int(low.sum()), -m), np.full(int(high.sum()), -m), np.zeros(2 * K)]
+            res = None
             for method in ("highs-ds", "highs-ipm"):
-                res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq / eq_scale, b_eq=b_eq / eq_scale,
-                              bounds=bounds, method=method)
+                res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=Z[np.flatnonzero(eq)], b_eq=ys[eq], bounds=bounds,
+                              method=method)
                 if res.status == 0:
-                    v = np.maximum(res.x, 1.0)
-                    s1[rr, :, n] = m1 * v[:A]
-                    s2[rr, :, n] = m2 * v[A:2 * A]
                     break
-            else:
-                failures += 1
+            if res.status != 0:
+                raise CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({res.message}); "
+                                    "this is a bug for data that passed validation, please report it")
+            values[rr][n] = (res.x[:K].copy(), float(res.x[K]))
             bar.update(1)
     bar.close()
-    return s1, s2, failures
+    return values, 0
 
 
 # -------------------------------------------------------------------------- block
@@ -391,7 +391,7 @@ class Block1D:
 
 
 def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, convention: str = "plain",
-             mu: float = 1.0, slopes=None, minimax: bool | None = None) -> Block1D:
+             mu: float = 1.0, slopes=None) -> Block1D:
     """Build the chain-free Yun block on sorted scalar positions (see module docstring).
 
     Args:
@@ -402,8 +402,9 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
       convention: "plain" (out = y at the block's points) or "deep" (out = 1 + y there and out = 0
         at every t <= left or t >= right, so blocks can be summed).
       mu: saturation margin: neighbours of an owned point are pushed to |z| >= 1 + mu.
-      slopes: optional (s1, s2) float arrays of shape (dy, A, H) to reuse the free choices of an
-        earlier (float) build; they are raised to the required minimum where needed.
+      slopes: optional free choices of an earlier (float) build of the same block (its
+        ``info["slopes"]``: each layer-2 neuron's values at the kinks), reused so that an exact
+        rebuild makes the same choices; the exact equalities are re-imposed on top.
     """
     exact = isinstance(t, np.ndarray) and t.dtype == object
     t = np.asarray(t) if exact else np.asarray(t, dtype=np.float64)
@@ -435,153 +436,79 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
         float(min(abs(tf[0] - float(left)) if left is not None else math.inf,
                   abs(float(right) - tf[0]) if right is not None else math.inf, 1.0)))
     gap_med = gap_med if gap_med > 0 and math.isfinite(gap_med) else 1.0
-    V = cap - M
-    if V:
+    V_pad = cap - M
+    if V_pad:
         if right is None:
             step = _const(gap_med, t)
         else:
-            step = (right - t[-1]) / _const(V + 1, t)
-        extra = np.array([t[-1] + step * _const(i + 1, t) for i in range(V)], dtype=t.dtype)
+            step = (right - t[-1]) / _const(V_pad + 1, t)
+        extra = np.array([t[-1] + step * _const(i + 1, t) for i in range(V_pad)], dtype=t.dtype)
         T = np.concatenate([t, extra])
-        Y = np.concatenate([y, np.full((V, dy), zero, dtype=y.dtype)])
+        Y = np.concatenate([y, np.full((V_pad, dy), zero, dtype=y.dtype)])
     else:
         T, Y = t, y
     left_pos = left if left is not None else T[0] - _const(gap_med, t)
     right_pos = right if right is not None else T[-1] + _const(gap_med, t)
 
-    # --- kinks (4 per group): l, c, c', r ------------------------------------------------
-    first = T[0::G]
-    last = T[G - 1::G]
-    prev = np.concatenate([np.array([left_pos], dtype=T.dtype), last[:-1]])
-    nxt = np.concatenate([first[1:], np.array([right_pos], dtype=T.dtype)])
-    f_last = T[H - 1::G]
-    s_first = T[H::G]
-    # Two kinks share each inner gap (a, b): they sit L apart with L a power of two (the segment
-    # lengths divide slopes, so every weight stays a dyadic rational: fast exact arithmetic) and
-    # at least 5% of the gap from the data.  The two outermost kinks sit QUARTER of their gap out.
-    c, c2 = _kink_pair(f_last, s_first, exact)
-    r_in, l_in = _kink_pair(last[:-1], first[1:], exact)
-    l = np.concatenate([np.array([first[0] - (first[0] - prev[0]) * quarter], dtype=T.dtype), l_in])
-    r = np.concatenate([r_in, np.array([last[-1] + (nxt[-1] - last[-1]) * quarter], dtype=T.dtype)])
-    kinks = np.stack([l, c, c2, r], axis=1).reshape(-1)  # (4A,)
-    kgap = np.stack([first - prev, s_first - f_last, s_first - f_last, nxt - last], axis=1).reshape(-1)
-
-    # --- layer 2: geometry per (group j, level n), arrays of shape (A, H) --------------------
+    # --- kinks (4 per group): the largest gap of F, the middle gap, the largest gap of S,
+    # the gap to the next group; plus one before the block.  The last group of a "deep" block
+    # spends its S kink on a kink after the block instead (flat and saturated on both sides).
+    kinks, gap_choice = _kink_positions(T, A, B, left_pos, right_pos, convention, quarter,
+                                        None if slopes is None else slopes["gaps"])
+    K = kinks.shape[0]
+    tf = _to_float(T) if exact else T
+    kf = _to_float(kinks) if exact else kinks
+    # --- layer 2: per neuron an LP over its values at the kinks (float geometry) --------------
     sigma = np.where(np.arange(H) % 2 == 0, 1.0, -1.0)
-    sig_ = to_exact(sigma) if exact else sigma
-    n_idx = np.arange(H)[None, :]
-    base = (np.arange(A) * G)[:, None]
-    p = base + n_idx
-    q = base + G - 1 - n_idx
-    tp, tq = T[p], T[q]
-    has_pl = np.broadcast_to(n_idx >= 1, p.shape)      # p has a left neighbour inside F_j
-    has_pr = np.broadcast_to(n_idx <= H - 2, p.shape)  # ... a right neighbour inside F_j
-    has_ql = has_pr                                    # q has a left neighbour inside S_j
-    has_qr = has_pl
-    gpl = np.where(has_pl, tp - T[np.maximum(p - 1, 0)], one)
-    gpr = np.where(has_pr, T[np.minimum(p + 1, T.size - 1)] - tp, one)
-    gql = np.where(has_ql, tq - T[np.maximum(q - 1, 0)], one)
-    gqr = np.where(has_qr, T[np.minimum(q + 1, T.size - 1)] - tq, one)
-    Pd = tp - l[:, None]          # from the group's left kink to p
-    Cp = c[:, None] - tp          # from p to the apex start
-    Cq = tq - c2[:, None]         # from the apex end to q
-    Rd = r[:, None] - tq          # from q to the group's right kink
-    Lc = (c2 - c)[:, None]        # apex segment length
-    Lb = l[1:] - r[:-1]           # between-group segment lengths (A-1,)
-    yp = Y[p].transpose(2, 0, 1) * sig_[None, None, :]  # (dy, A, H), normalised frame
-    yq = Y[q].transpose(2, 0, 1) * sig_[None, None, :]
-    # smallest slopes that push every neighbour of p (q) to |z| >= 1 + mu on the right side
-    s1min = _wmax(np.where(has_pl, (one + mu_ + yp) / gpl, zero), np.where(has_pr, (one + mu_ - yp) / gpr, zero))
-    s2min = _wmax(np.where(has_ql, (one + mu_ - yq) / gql, zero), np.where(has_qr, (one + mu_ + yq) / gqr, zero))
-    s1min[:, 0] = _wmax(s1min[:, 0], (one + mu_ + yp[:, 0]) / Pd[0])     # saturated left of the block
-    s2min[:, -1] = _wmax(s2min[:, -1], (one + mu_ + yq[:, -1]) / Rd[-1])  # ... and right of it
-    if exact:  # any slope above the minimum will do: take the next float up (a dyadic rational)
-        s1min, s2min = _dyadic_ceil(s1min), _dyadic_ceil(s2min)
-    P = A // 2  # the apex of group P is the pivot segment (slope exactly 0)
-    n_left = 4 * P + 2  # kinks 0..4P+1 face left, the rest face right
+    yf = _to_float(Y) if exact else Y
     if slopes is None:
-        kf = _to_float(kinks) if exact else kinks
-        tf_all = _to_float(T) if exact else T
-        reach = np.where(np.arange(4 * A) < n_left, kf - tf_all[0], tf_all[-1] - kf)
-        reach = reach + 0.05 * (tf_all[-1] - tf_all[0] + 1e-300)
-        left_facing = np.arange(4 * A) < n_left
-
-        def amp(n):
-            own = np.concatenate([np.arange(A) * G + n, np.arange(A) * G + G - 1 - n])
-            ti = tf_all[own][:, None]
-            active = np.where(left_facing[None, :], ti < kf[None, :], ti > kf[None, :])
-            return (np.abs(ti - kf[None, :]) + np.abs(ti) + np.abs(kf[None, :])) * active
-
-        use_minimax = minimax if minimax is not None else A <= MINIMAX_MAX_GROUPS
-        s1f, s2f, lp_failures = _optimise_slopes(*(np.asarray(v, dtype=np.float64) if not exact else _to_float(v)
-                                      for v in (s1min, s2min, yp, yq, Pd, Cp, Cq, Rd, Lc, Lb)), reach=reach,
-                                                 amp=amp if use_minimax else None)
+        values, lp_failures = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu)
     else:
-        s1f, s2f = slopes
-        lp_failures = 0
-    s1 = _wmax(to_exact(s1f) if exact else np.asarray(s1f, dtype=np.float64), s1min)
-    s2 = _wmax(to_exact(s2f) if exact else np.asarray(s2f, dtype=np.float64), s2min)
-    # the pivot group's two lines must meet at one apex value: raise the lower one
-    a1 = yp[:, P] + s1[:, P] * Cp[P]
-    a2 = yq[:, P] + s2[:, P] * Cq[P]
-    raise1 = a1 < a2
-    s1[:, P] = np.where(raise1, (a2 - yp[:, P]) / Cp[P], s1[:, P])
-    s2[:, P] = np.where(raise1, s2[:, P], (a1 - yq[:, P]) / Cq[P])
-    A1 = yp + s1 * Cp
-    A2 = yq + s2 * Cq
-    o_in = yp - s1 * Pd           # value at l_j
-    e_out = yq - s2 * Rd          # value at r_j
-    apex_slope = (A2 - A1) / Lc
-    apex_slope[:, P] = zero
-    slopes_seg = np.empty((dy, H, 4 * A + 1), dtype=T.dtype)  # slope on each segment
-    slopes_seg[:, :, 0] = zero
-    slopes_seg[:, :, 1:4 * A:4] = s1.transpose(0, 2, 1)
-    slopes_seg[:, :, 2:4 * A:4] = apex_slope.transpose(0, 2, 1)
-    slopes_seg[:, :, 3:4 * A:4] = (-s2).transpose(0, 2, 1)
-    if A > 1:
-        slopes_seg[:, :, 4:4 * A:4] = ((o_in[:, 1:] - e_out[:, :-1]) / Lb[None, :, None]).transpose(0, 2, 1)
-    slopes_seg[:, :, 4 * A] = zero
-    apex_vals = _wmax(A1, A2).transpose(0, 2, 1)  # (dy, H, A)
-    slopes = slopes_seg
-    chosen = (np.asarray(s1, dtype=np.float64) if not exact else None, np.asarray(s2, dtype=np.float64) if not exact else None)
-    ends = np.stack([o_in, e_out], axis=-1)
-    # --- ReLU representation: pivot at the apex of the middle group ----------------------
-    sign = np.where(np.arange(4 * A) < n_left, -1.0, 1.0)
-    delta = slopes[:, :, 1:] - slopes[:, :, :-1]  # (dy, H, 4A) slope change at each kink
-    pivot_val = apex_vals[:, :, P]  # z on the pivot segment (normalised frame)
-    alpha = _pow2_inverse(kgap, exact)  # a power of two within a factor 2 of 1/gap
-    # actual z_n = sigma_n * z'_n; w2[k, (rr, n)] = sigma_n * delta / alpha_k
-    w_hn = delta * sig_[None, :, None] / alpha[None, None, :]  # (dy, H, 4A)
-    b_hn = pivot_val * sig_[None, :]  # (dy, H)
-    K = 4 * A
+        values, lp_failures = slopes["values"], 0
+    # --- exact equalities and weights (in the block's number type) ----------------------------
+    piece = np.searchsorted(kf, tf)  # piece of each point: 0 (left of all kinks) .. K
+    L = kinks[1:] - kinks[:-1]
+    pos = np.arange(T.shape[0]) % G
+    alpha = _pow2_inverse(_local_gaps(kf), exact)
+    sig_ = to_exact(sigma) if exact else sigma
     w2 = np.empty((K, dy * H * 2), dtype=T.dtype)
     b2 = np.empty((dy * H * 2,), dtype=T.dtype)
     w3 = np.full((dy * H * 2, dy), zero, dtype=T.dtype)
+    max_sum, max_slope, max_depth = 0.0, 0.0, 0.0
     for rr in range(dy):
         for n in range(H):
+            V0, sR0 = values[rr][n]
+            V = to_exact(V0) if exact else np.array(V0, dtype=np.float64)
+            sR = to_exact(np.array(sR0))[()] if exact else float(sR0)
+            ys = Y[:, rr] * sig_[n]
+            eq = (pos == n) | (pos == G - 1 - n)
+            for i_pt in np.flatnonzero(eq):  # left to right: at most one equality per piece
+                pi = int(piece[i_pt])
+                if 1 <= pi <= K - 1:
+                    V[pi] = V[pi - 1] + (ys[i_pt] - V[pi - 1]) * L[pi - 1] / (T[i_pt] - kinks[pi - 1])
+                elif pi == K:
+                    sR = (ys[i_pt] - V[K - 1]) / (T[i_pt] - kinks[K - 1])
+            slope = np.concatenate([np.array([zero], dtype=T.dtype), (V[1:] - V[:-1]) / L,
+                                    np.array([sR], dtype=T.dtype)])
+            delta = slope[1:] - slope[:-1]  # slope change at each kink
             col = 2 * (rr * H + n)
-            w2[:, col] = w_hn[rr, n]
-            w2[:, col + 1] = w_hn[rr, n]
-            b2[col] = b_hn[rr, n] + one
-            b2[col + 1] = b_hn[rr, n] - one
+            w2[:, col] = delta * sig_[n] / alpha
+            w2[:, col + 1] = w2[:, col]
+            b2[col] = V[0] * sig_[n] + one
+            b2[col + 1] = V[0] * sig_[n] - one
             w3[col, rr] = one
             w3[col + 1, rr] = -one
+            if not exact:
+                max_sum = max(max_sum, float(np.sum(np.abs(delta))))
+                max_slope = max(max_slope, float(np.max(np.abs(slope))))
+                max_depth = max(max_depth, float(np.max(np.abs(V))))
     b3_val = -(H + 1) if convention == "plain" else -H
     b3 = np.full((dy,), _const(float(b3_val), t), dtype=T.dtype)
-    sign_arr = to_exact(sign) if exact else sign
+    sign_arr = to_exact(np.ones(K)) if exact else np.ones(K)
+    info = {"virtual_points": int(V_pad), "lp_failures": int(lp_failures),
+            "slopes": {"values": values, "gaps": gap_choice}}
     if not exact:
-        info = {
-            "virtual_points": int(V),
-            "max_abs_slope": float(np.max(np.abs(slopes))),
-            "sum_abs_slope_change_max": float(np.max(np.sum(np.abs(delta), axis=2))),
-            "max_required_slope": float(max(np.max(s1min), np.max(s2min))),
-            "max_depth": float(np.max(np.abs(ends))),
-            "max_apex": float(np.max(np.abs(apex_vals))),
-            "slopes": chosen,
-            "lp_failures": int(lp_failures),
-        }
-    else:
-        info = {"virtual_points": int(V)}
+        info.update(max_abs_slope=max_slope, sum_abs_slope_change_max=max_sum, max_depth=max_depth)
     return Block1D(kink=kinks, sign=sign_arr, alpha=alpha, w2=w2, b2=b2, w3=w3, b3=b3, info=info)
 
 
