@@ -624,10 +624,11 @@ def exact_network(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, tri
                   float_build: Construction | None = None):
     """The same construction carried out in exact rational arithmetic.
 
-    The free choices (projection u, and the slopes chosen by the float build's optimiser) are
-    taken from the float64 build and converted exactly; everything that must hold *exactly*
-    (projections, kinks, minimum slopes, apex matching, every weight) is recomputed in
-    rationals from the exact data.  Returns (kernels, biases) as object arrays of rationals.
+    The free choices (projection u, which gaps hold the free kinks, and each neuron's kink
+    values from the float build's LP) are taken from the float64 build and converted exactly;
+    everything that must hold *exactly* (projections, kink positions, the label equalities, every
+    weight) is recomputed in rationals from the exact data.  Returns (kernels, biases) as object
+    arrays of rationals.
     """
     A, B = check_widths(dataset.n, widths, dataset.dy, "relu")
     fb = float_build if float_build is not None else build(dataset, widths, seed=seed, trials=trials, mu=mu)
@@ -666,8 +667,8 @@ def certify_exact(dataset: Dataset, widths: Sequence[int], *, activation: str = 
     kernels, biases = exact_network(dataset, widths, seed=seed, trials=trials, mu=mu, float_build=float_build)
     t_build = time.perf_counter() - t0
     res = check_exact(kernels, biases, to_exact(dataset.x), to_exact(dataset.y_original), "relu")
-    res.notes.append(f"method: the construction carried out in exact rationals (same projection and slopes as the "
-                     f"float build; NET.npz holds its float64 rounding) and evaluated exactly at every point; "
+    res.notes.append(f"method: the construction carried out in exact rationals (same projection and free choices as "
+                     f"the float build; NET.npz holds its float64 rounding) and evaluated exactly at every point; "
                      f"exact construction {t_build:.2f} s, exact evaluation {res.seconds:.2f} s")
     res.seconds += t_build
     return res
