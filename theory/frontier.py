@@ -279,7 +279,11 @@ def run(figures_dir: str = "figures", quick: bool = False, names: list[str] | No
             rows.append(measure(name, n, exact_max=exact_max))
         except Exception as e:  # a construction that cannot build is reported, not fatal
             print(f"frontier: {name} at N={n} failed to build/verify: {type(e).__name__}: {e}", file=log)
-        _atomic_csv(stem + ".csv", COLUMNS, [[getattr(r, c) for c in COLUMNS] for r in rows])
+        # progress goes to a side file: an interrupted run must not replace a finished frontier.csv
+        _atomic_csv(stem + ".partial.csv", COLUMNS, [[getattr(r, c) for c in COLUMNS] for r in rows])
+    _atomic_csv(stem + ".csv", COLUMNS, [[getattr(r, c) for c in COLUMNS] for r in rows])
+    if os.path.exists(stem + ".partial.csv"):
+        os.remove(stem + ".partial.csv")
     cross = crossovers(rows, "params") + crossovers(rows, "neurons")
     _atomic_csv(stem + "_crossovers.csv", ["field", "a", "b", "n_cross", "between", "smaller_after"],
                 [[c[k] for k in ("field", "a", "b", "n_cross", "between", "smaller_after")] for c in cross])
