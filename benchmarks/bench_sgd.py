@@ -3,10 +3,10 @@
 Problem: the quick default of ``capacity sgd`` (trained 5-24-24-1 net, P = 769, N = 32),
 mini-batch B = 4, ``TRAJ`` trajectories of ``STEPS`` steps.
 
-* ``vmapped``: :func:`theory.sgd.simulate` (vmap over trajectories of the nested scan, sharded
+* ``vmapped``: :func:`capacity.experiments.sgd.simulate` (vmap over trajectories of the nested scan, sharded
   over the local devices).  Per step it also evaluates the full-data risk, the activation
   pattern on all data, ‖θ − θ*‖ and the pathwise linearized recursion;
-* ``loop`` (the obvious code, baseline): one ``jax.jit`` SGD step (:func:`theory.sgd.make_step`,
+* ``loop`` (the obvious code, baseline): one ``jax.jit`` SGD step (:func:`capacity.experiments.sgd.make_step`,
   which also returns the full-data risk), Python loops over trajectories and steps.  It does
   *less* work per step than ``vmapped`` (no pattern, no linear model), so the ratio is conservative;
 * ``loop_scan`` (stronger baseline): the same scanned trajectory as ``vmapped``, jitted
@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from capacity.data import generate  # noqa: E402
-from theory.minima import local_geometry, trained_minimum  # noqa: E402
-from theory.sgd import (SGDConfig, auto_learning_rate, compile_simulation, initial_points, make_step,  # noqa: E402
+from capacity.experiments.minima import local_geometry, trained_minimum  # noqa: E402
+from capacity.experiments.sgd import (SGDConfig, auto_learning_rate, compile_simulation, initial_points, make_step,  # noqa: E402
                         make_trajectory, simulate)
 
 TRAJ, STEPS, BATCH = 32, 400, 4

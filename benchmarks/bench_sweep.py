@@ -41,7 +41,8 @@ import optax  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 from capacity.data import generate  # noqa: E402
-from capacity.train import (TrainConfig, _padded_init, _transform, forward, local_mesh,  # noqa: E402
+from capacity.networks import mlp_apply as forward  # noqa: E402
+from capacity.train import (TrainConfig, padded_init, optimizer, local_mesh,  # noqa: E402
                             train_chunk, Run)
 
 WIDTHS = (2, 4, 8, 16)
@@ -70,13 +71,13 @@ def vmapped_setup(runs=None):
     b = -(-len(runs) // n_dev) * n_dev
     padded = runs + [runs[0]] * (b - len(runs))
     dims = [DX, max(r.hidden[0] for r in runs), max(r.hidden[1] for r in runs), 1]
-    inits = [_padded_init(r, dims) for r in padded]
+    inits = [padded_init(r, dims) for r in padded]
     st = lambda j, l: np.stack([it[j][l] for it in inits])
     params = ([st(0, l) for l in range(3)], [st(1, l) for l in range(3)])
     masks = ([st(2, l) for l in range(3)], [st(3, l) for l in range(3)])
     sh = NamedSharding(mesh, P("sweep"))
     put = lambda t: jax.tree.map(lambda a: jax.device_put(jnp.asarray(a), sh), t)
-    state = dict(params=params, opt=jax.vmap(_transform(CFG).init)(jax.tree.map(jnp.asarray, params)),
+    state = dict(params=params, opt=jax.vmap(optimizer(CFG).init)(jax.tree.map(jnp.asarray, params)),
                  done=np.arange(b) >= len(runs), steps_to_fit=np.full(b, -1), loss=np.full(b, np.nan),
                  residual=np.full(b, np.nan),
                  key=jax.random.wrap_key_data(jnp.stack([jax.random.key_data(jax.random.key(i)) for i in range(b)])),

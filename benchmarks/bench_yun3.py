@@ -26,7 +26,7 @@ import pytest
 
 from capacity import data
 from capacity.constructions import yun3
-from capacity.verify import forward_checked
+from capacity.networks import mlp_forward_bounded
 from theory.bounds import yun3_smallest_widths
 
 SIZES = [int(v) for v in os.environ.get("BENCH_N", "300,1000").split(",")]
@@ -68,7 +68,7 @@ def test_verification_throughput(benchmark, problem, numpy_rate):
     ks = [jnp.asarray(k) for k in con.kernels]
     bs = [jnp.asarray(b) for b in con.biases]
     x = jnp.asarray(ds.x)
-    compiled = jax.jit(forward_checked, static_argnames=("activation", "chunk")).lower(
+    compiled = jax.jit(mlp_forward_bounded, static_argnames=("activation", "chunk")).lower(
         ks, bs, x, activation="relu", chunk=4096).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost

@@ -16,7 +16,7 @@ import time
 import capacity  # noqa: F401  (float64)
 from capacity import data
 from capacity.constructions import yun3
-from capacity.verify import verify_network
+from capacity.verification import verify
 from theory.bounds import yun3_smallest_widths
 
 FIELDS = ["n", "d1", "d2", "max_residual", "rigorous_bound", "kink_margin", "rel_kink_margin", "max_abs_weight",
@@ -29,7 +29,7 @@ def row(n: int, dx: int, seed: int) -> dict:
     t0 = time.perf_counter()
     con = yun3.build(ds, (d1, d2), seed=seed)
     tb = time.perf_counter() - t0
-    rep = verify_network(con.net_file(), ds)
+    rep = verify(con.network(), ds)
     r = con.record
     return dict(n=n, d1=d1, d2=d2, max_residual=rep.max_residual, rigorous_bound=rep.certified_residual,
                 kink_margin=rep.kink_margin, rel_kink_margin=rep.rel_kink_margin, max_abs_weight=rep.max_abs_weight,

@@ -4,9 +4,10 @@ Every error raised on bad user input derives from :class:`CapacityError`; the
 CLI turns it into one line on stderr and exit code 2.
 """
 
+from theory.errors import CapacityError, WidthError  # the root lives in the bottom layer
 
-class CapacityError(ValueError):
-    """Bad input or an unsatisfiable request.  The message says what to fix."""
+__all__ = ["CapacityError", "WidthError", "DataError", "ShapeError", "NonFiniteError", "DuplicateInputError",
+           "LabelRangeError", "DataFileError", "GeneralPositionError", "SeparationError"]
 
 
 class DataError(CapacityError):
@@ -31,10 +32,6 @@ class LabelRangeError(DataError):
 
 class DataFileError(DataError):
     """A data or network file cannot be read or lacks required arrays."""
-
-
-class WidthError(CapacityError):
-    """Widths too small for the theorem being applied."""
 
 
 class GeneralPositionError(CapacityError):

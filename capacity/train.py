@@ -9,7 +9,7 @@ and stops as soon as every run has finished.
 
 Model and objective (per run):
 
-* f(x) = the ReLU MLP of :func:`capacity.networks.mlp_apply` (:func:`forward`), hidden widths
+* f(x) = the ReLU MLP of :func:`capacity.networks.mlp_apply` (the one forward pass), hidden widths
   ``(d_1, ..., d_{L-1})``, He initialisation ``W_l ~ N(0, 2/fan_in)``, zero biases,
   drawn on the host by NumPy from the run's ``init_seed`` and its *real* widths
   (so a run's initial weights do not depend on what it is batched with);
@@ -60,6 +60,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from capacity.errors import CapacityError, ShapeError
+from capacity.networks import mlp_apply
+from theory.bounds import mlp_parameter_count
 
 OPTIMIZERS = ("adam", "sgd")
 LOSSES = ("mse", "xent")
@@ -115,11 +117,6 @@ class Run:
     out_dim: int  # dy, or number of classes
 
 
-def n_params(widths: Sequence[int]) -> int:
-    """Weights + biases of an MLP with layer sizes ``widths`` = (dx, d1, ..., dy)."""
-    return int(sum(a * b + b for a, b in zip(widths[:-1], widths[1:])))
-
-
 def he_init(widths: Sequence[int], seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """He-normal kernels (in, out) with variance 2/fan_in and zero biases, float64, from NumPy."""
     rng = np.random.default_rng(seed)
@@ -128,18 +125,8 @@ def he_init(widths: Sequence[int], seed: int) -> tuple[list[np.ndarray], list[np
     return kernels, biases
 
 
-def forward(kernels, biases, x):
-    """f(x) of :func:`capacity.networks.mlp_apply` (ReLU), with explicit bias broadcasting
-    so it runs under ``jax_numpy_rank_promotion="raise"``."""
-    h = x
-    for i, (w, b) in enumerate(zip(kernels, biases)):
-        h = jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST) + b[None, :]
-        if i < len(kernels) - 1:
-            h = jax.nn.relu(h)
-    return h
-
-
-def _transform(cfg: TrainConfig) -> optax.GradientTransformation:
+def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """The update direction of ``cfg`` before the per-run learning rate: Adam, or SGD with momentum."""
     if cfg.optimizer == "adam":
         return optax.scale_by_adam()
     return optax.trace(decay=cfg.momentum) if cfg.momentum else optax.identity()
@@ -169,12 +156,12 @@ def _run_chunk(cfg: TrainConfig, n_steps: int, state, x, y, lr, masks):
     state: dict(params=(kernels, biases), opt, done, steps_to_fit, loss, residual, key)
     masks: (kernel_masks, bias_masks), 1 on real entries and 0 on padding.
     """
-    tx = _transform(cfg)
+    tx = optimizer(cfg)
     thr = _fit_threshold(cfg)
     n = x.shape[0]
 
     def loss_of(params, xb, yb):
-        out = forward(params[0], params[1], xb)
+        out = mlp_apply(params[0], params[1], xb)
         return _loss(cfg, out, yb), out
 
     def step(st, _):
@@ -184,7 +171,7 @@ def _run_chunk(cfg: TrainConfig, n_steps: int, state, x, y, lr, masks):
             (loss, out), g = jax.value_and_grad(loss_of, has_aux=True)(params, x, y)
             key = st["key"]
         else:
-            out = forward(params[0], params[1], x)
+            out = mlp_apply(params[0], params[1], x)
             loss = _loss(cfg, out, y)
             key, sub = jax.random.split(st["key"])
             idx = jax.random.permutation(sub, n)[: cfg.batch_size]
@@ -220,7 +207,9 @@ def train_chunk(state, x, y, lr, masks, *, cfg: TrainConfig, n_steps: int):
     return jax.vmap(functools.partial(_run_chunk, cfg, n_steps))(state, x, y, lr, masks)
 
 
-def _padded_init(run: Run, dims: Sequence[int]):
+def padded_init(run: Run, dims: Sequence[int]):
+    """He-initialised parameters of ``run`` exactly padded to layer sizes ``dims``, with the masks that
+    keep the padded entries at zero (see the module docstring)."""
     widths = (run.x.shape[1],) + tuple(run.hidden) + (run.out_dim,)
     ks, bs = he_init(widths, run.init_seed)
     pk, pb, mk, mb = [], [], [], []
@@ -274,7 +263,7 @@ def train_runs(runs: Sequence[Run], cfg: TrainConfig, *, mesh: Mesh | None = Non
     b = -(-b_real // n_dev) * n_dev
     padded = list(runs) + [runs[0]] * (b - b_real)  # padding runs: done from the start, dropped
 
-    inits = [_padded_init(r, dims) for r in padded]
+    inits = [padded_init(r, dims) for r in padded]
     stack = lambda j, l: np.stack([it[j][l] for it in inits])
     kernels = [stack(0, l) for l in range(depth)]
     biases = [stack(1, l) for l in range(depth)]
@@ -285,7 +274,7 @@ def train_runs(runs: Sequence[Run], cfg: TrainConfig, *, mesh: Mesh | None = Non
     lr = np.array([r.lr for r in padded], np.float64)
     keys = np.stack([np.asarray(jax.random.key_data(jax.random.key(r.init_seed))) for r in padded])
     params = (kernels, biases)
-    opt = jax.vmap(_transform(cfg).init)(jax.tree.map(jnp.asarray, params))
+    opt = jax.vmap(optimizer(cfg).init)(jax.tree.map(jnp.asarray, params))
     state = dict(
         params=params, opt=opt,
         done=np.arange(b) >= b_real,
@@ -313,7 +302,7 @@ def train_runs(runs: Sequence[Run], cfg: TrainConfig, *, mesh: Mesh | None = Non
         widths = (dx,) + tuple(r.hidden) + (r.out_dim,)
         fitted = bool(stf[i] >= 0)
         out.append(dict(steps_to_fit=int(stf[i]), fitted=fitted, final_loss=float(loss[i]),
-                        final_residual=float(res[i]), n_params=n_params(widths),
+                        final_residual=float(res[i]), n_params=mlp_parameter_count(widths),
                         steps_run=int(stf[i]) if fitted else int(cfg.max_steps)))
     if return_params:
         ks = [np.asarray(k) for k in state["params"][0]]

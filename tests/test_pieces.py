@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capacity.networks import NetFile, save_net
+from capacity.networks import MLPNet, save_net
 from theory import bounds
-from theory.piece_experiments import random_piece_stats, sharper_piece_bound, train_alternating, trained_pieces
-from theory.pieces import count_pieces, impossibility_certificate, pieces_batched
+from capacity.experiments.necessity import random_piece_stats, train_alternating, trained_pieces
+from capacity.pieces import count_pieces, impossibility_certificate, pieces_batched
 
 U = 2.0 ** -53
 
@@ -88,7 +88,7 @@ def test_float_mode_agrees_with_exact_mode():
        bias_scale=st.sampled_from([0.1, 1.0, 5.0]))
 def test_piece_bound_holds_on_random_nets(d1, d2, dx, seed, bias_scale):
     st_ = random_piece_stats(d1, d2, nets=16, dx=dx, seed=seed, bias_scale=bias_scale)
-    assert st_["max_raw"] <= sharper_piece_bound(d1, d2) <= bounds.yun3_max_pieces(d1, d2)
+    assert st_["max_raw"] <= bounds.sharper_piece_bound(d1, d2) <= bounds.yun3_max_pieces(d1, d2)
     rng = np.random.default_rng(seed)
     ks = [rng.standard_normal((16, dx, d1)), rng.standard_normal((16, d1, 1))]
     bs = [rng.standard_normal((16, d1)) * bias_scale, rng.standard_normal((16, 1))]
@@ -117,7 +117,7 @@ def test_merging_removes_cancelled_kinks():
 
 
 def test_hardtanh_and_interval():
-    net = NetFile([np.ones((1, 1)), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], "hardtanh")
+    net = MLPNet([np.ones((1, 1)), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], "hardtanh")
     assert [float(t) for t in count_pieces(net, exact=True).kinks] == [-1.0, 1.0]
     assert count_pieces(net, interval=(0.0, 5.0)).pieces == 2
 
@@ -177,7 +177,7 @@ def test_cli_pieces(run_cli, tmp_path):
     rng = np.random.default_rng(3)
     ks, bs = random_net(rng, [2, 4, 3, 1])
     path = tmp_path / "NET.npz"
-    save_net(path, NetFile(ks, bs))
+    save_net(path, MLPNet(ks, bs))
     code, out, _ = run_cli("pieces", "--net", str(path), "--direction", "1,0.5", "--json")
     rec = json.loads(out)
     ref = count_pieces((ks, bs), np.zeros(2), np.array([1.0, 0.5]), exact=True)

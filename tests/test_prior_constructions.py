@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capacity import exact
 from capacity.constructions import baum, bubeck, get, hardt_ma, names, vardi, zhang
-from capacity.constructions._exact import count_parameters
-from capacity.constructions._slabs import slab_exact_residual
 from capacity.data import generate, make_dataset
 from capacity.errors import GeneralPositionError, WidthError
-from capacity.networks import mlp_apply
+from capacity.networks import count_parameters, mlp_apply
+from capacity.verification import certify, verify
 
 U = np.finfo(np.float64).eps / 2
 
@@ -37,10 +37,32 @@ def _affinely_dependent(x: np.ndarray) -> bool:
     return flint.fmpq_mat(rows).rank() < len(rows)
 
 
+def _fraction_residual(kernels, biases, x, y) -> Fraction:
+    """max |f(x_i) - y_i| of a ReLU MLP in plain Fractions: an evaluation independent of the engine."""
+    worst = Fraction(0)
+    for xi, yi in zip(x.tolist(), np.asarray(y, np.float64).reshape(len(x), -1).tolist()):
+        h = [Fraction(v) for v in xi]
+        for li, (k, b) in enumerate(zip(kernels, biases)):
+            h = [sum((h[i] * Fraction(float(k[i, j])) for i in range(len(h))), Fraction(0)) + Fraction(float(b[j]))
+                 for j in range(k.shape[1])]
+            if li < len(kernels) - 1:
+                h = [max(v, Fraction(0)) for v in h]
+        worst = max(worst, max(abs(v - Fraction(t)) for v, t in zip(h, yi)))
+    return worst
+
+
+def _int_forward(kernels, biases, x) -> np.ndarray:
+    """Exact outputs of an integer network as a NumPy object array of Python ints."""
+    rows, _ = exact.exact_outputs(kernels, biases, x)
+    out = [[Fraction(int(v.p), int(v.q)) if hasattr(v, "p") else Fraction(v) for v in r] for r in rows]
+    assert all(v.denominator == 1 for r in out for v in r)
+    return np.array([[int(v) for v in r] for r in out], dtype=object)
+
+
 def test_registered():
     assert {"zhang", "baum", "bubeck", "hardt-ma", "vardi"} <= set(names())
     for n in ("zhang", "baum", "bubeck", "hardt-ma", "vardi"):
-        assert get(n).certify is not None and get(n).theorem
+        assert get(n).theorem
 
 
 # ---------------------------------------------------------------------------------- Zhang
@@ -49,7 +71,7 @@ def test_registered():
 def test_zhang_exact_tier_and_size():
     ds = generate("gaussian", 80, 5, seed=3)
     c = zhang.build(ds, [80])
-    cert = zhang.certify(ds, construction=c)
+    cert = certify(c.network(), ds)
     # the only error left is the rounding of each w_i: |w_i| (z_i - b_i) u per point
     a = c.kernels[0][:, 0]
     z = np.sort(ds.x @ a)
@@ -73,8 +95,9 @@ def test_baum_exact_and_width_boundary():
     ds = generate("gaussian", 90, 4, seed=5, classes=2)
     need, _ = baum.required_width(ds)
     c = baum.build(ds, [need])
-    assert baum.certify(ds, construction=c).level == "certified-exact"
-    assert baum.certify(ds, construction=c, method="dense").exact_residual_float == 0
+    cert = certify(c.network(), ds)
+    assert cert.level == "certified-exact" and cert.exact_residual_float == 0
+    assert _fraction_residual(c.kernels, c.biases, ds.x, np.eye(2)[ds.y]) == 0
     with pytest.raises(WidthError, match=str(need)):
         baum.build(ds, [need - 1])
 
@@ -84,9 +107,9 @@ def test_bubeck_fits_real_labels_within_bound():
     need = bubeck.required_width(ds.n, ds.dx)
     assert need == 4 * 15
     c = bubeck.build(ds, [need])
-    cert = bubeck.certify(ds, construction=c)
-    dense = bubeck.certify(ds, construction=c, method="dense")
-    assert cert.exact_residual_float == dense.exact_residual_float  # both exact, so equal
+    cert = certify(c.network(), ds)
+    reference = _fraction_residual(c.kernels, c.biases, ds.x, ds.y_original)
+    assert cert.exact_residual_float == float(reference)  # both exact, so equal
     # rounding of the stored weights: O(u (|k||x| + |b|)) per unit, times |q| = 1/δ, 4 units per point
     scale = float(np.max(np.abs(ds.x).sum(1)) * np.abs(c.kernels[0]).max() + np.abs(c.biases[0]).max())
     bound = 64 * U * float(np.abs(c.kernels[1]).max()) * scale * (ds.dx + 2)
@@ -109,12 +132,14 @@ def test_general_position_violation_names_subset(module):
     assert len(idx) == 4 and _affinely_dependent(x[idx])
 
 
-def test_slab_exact_residual_detects_a_wrong_label():
+def test_exact_tier_detects_a_wrong_label():
     ds = generate("gaussian", 40, 3, seed=2)
     c = bubeck.build(ds, None)
     y = ds.y_original.copy()
     y[7] += 0.25
-    assert slab_exact_residual(c.kernels, c.biases, ds.x, y) >= Fraction(1, 4) - Fraction(1, 10**6)
+    bad = make_dataset(ds.x, y, allow_out_of_box=True)
+    cert = certify(c.network(), bad)
+    assert cert.level == "failed" and cert.exact_residual_float >= 0.25 - 1e-6
 
 
 # ---------------------------------------------------------------------------------- Hardt–Ma
@@ -128,10 +153,8 @@ def _sphere(n, dx, classes, seed):
 def test_hardt_ma_exact_one_hot():
     ds = _sphere(120, 6, 3, seed=1)
     c = hardt_ma.build(ds, None)
-    assert hardt_ma.certify(ds, construction=c).level == "certified-exact"
-    from capacity.resnet import verify_residual
-
-    rep = verify_residual(c.net_file(), ds)
+    assert certify(c.network(), ds).level == "certified-exact"
+    rep = verify(c.network(), ds)
     assert rep.accuracy == 1.0 and rep.max_residual <= 4 * U * c.record["stream_width"]
     k = c.record["k"]
     assert c.record["retarget_blocks"] == -(-ds.n // k)
@@ -172,7 +195,7 @@ def test_vardi_triangle_bit_extraction(bits):
         v, g = after(new[:3])
         outs = new[3:] + [g]
     ks, bs = b.matrices(outs)
-    got = vardi.exact_forward(ks, bs, np.array([[u]], dtype=object))[0].tolist()
+    got = _int_forward(ks, bs, np.array([[u]], dtype=object))[0].tolist()
     assert got == list(bits)
     # brute force: the triangle map's orbit on u + 2^-(K+1) reads the bits
     t = Fraction(2 * u + 1, 2 ** (k + 1))
@@ -195,7 +218,7 @@ def test_vardi_group_routing(lengths, pays):
     b = vardi.Builder(1)
     z, accs = vardi.routing_layers(b, ({0: 1}, 0), intervals, payloads)
     zs = list(range(0, lo))
-    got = vardi.exact_forward(*b.matrices([z] + accs), np.array([[v] for v in zs], dtype=object)).tolist()
+    got = _int_forward(*b.matrices([z] + accs), np.array([[v] for v in zs], dtype=object)).tolist()
     for v, row in zip(zs, got):
         inside = [p for (a, c), p in zip(intervals, payloads) if a <= v <= c]
         if inside:  # data integers: exactly the group's payload
@@ -211,7 +234,7 @@ def test_vardi_interval_matching(s_bits, code):
     ind = vardi.trap_value(new)
     zs = range(max(0, (code - 2) << s_bits), (code + 3) << s_bits)
     xs = np.array([[z, code] for z in zs], dtype=object)
-    got = vardi.exact_forward(*b.matrices([ind]), xs)[:, 0].tolist()
+    got = _int_forward(*b.matrices([ind]), xs)[:, 0].tolist()
     assert got == [int((z >> s_bits) == code) for z in zs]
     assert _float_forward(b, [ind], xs.astype(np.float64))[:, 0].tolist() == got
 
@@ -219,8 +242,8 @@ def test_vardi_interval_matching(s_bits, code):
 def test_vardi_projection_quantization():
     ds = generate("gaussian", 300, 4, seed=9, classes=3)
     c = vardi.build(ds, None)
-    ks, bs = vardi.integer_input_layers(c)
-    z = vardi.exact_forward([ks[0][:, :1]], [bs[0][:1]], vardi.input_ints(c, ds.x))[:, 0].tolist()
+    ks, bs = c.kernels, c.biases  # the first layer computes the integer projection z of the stored inputs
+    z = _int_forward([ks[0][:, :1]], [bs[0][:1]], ds.x)[:, 0].tolist()
     assert all(isinstance(v, int) and v >= 0 for v in z) and len(set(z)) == ds.n
     zs = sorted(z)
     s = c.record["quantization_shift_s"]
@@ -231,7 +254,7 @@ def test_vardi_projection_quantization():
 def test_vardi_end_to_end_exact_and_width_boundary():
     ds = generate("gaussian", 400, 5, seed=11, classes=5)
     c = vardi.build(ds, None)
-    cert = vardi.certify(ds, construction=c)
+    cert = certify(c.network(), ds)
     assert cert.level == "certified-exact" and cert.exact_residual == "0"
     w = c.record["max_width"]
     assert w <= 12
@@ -241,20 +264,20 @@ def test_vardi_end_to_end_exact_and_width_boundary():
         vardi.build(ds, [w - 1])
     # a wrong label is caught by the exact tier
     bad = make_dataset(ds.x, (ds.y + (np.arange(ds.n) == 17)) % 5)
-    assert vardi.certify(bad, construction=c).level == "failed"
+    assert certify(c.network(), bad).level == "failed"
 
 
 # ------------------------------------------------------------------------------- frontier
 
 
 def test_frontier_helpers():
-    from theory.frontier import Row, crossovers, yun_necessity
+    from capacity.experiments.frontier import Row, crossovers
+    from theory.bounds import necessity_fewest_neurons
 
     for n in (5, 37, 400):
-        w, neurons = yun_necessity(n)
-        brute = min((d1 + d2, d1 * d2 + d2) for d1 in range(1, n + 2) for d2 in range(1, n + 2)
-                    if 2 * d1 * d2 + d2 + 2 >= n)
-        assert (neurons, w) == brute
+        d1, d2 = necessity_fewest_neurons(n)
+        brute = min((a + b, a * b + b) for a in range(1, n + 2) for b in range(1, n + 2) if 2 * a * b + b + 2 >= n)
+        assert (d1 + d2, d1 * d2 + d2) == brute
     mk = lambda name, n, p: Row(name, n, 1, p, p, p, 1, 1, 1, 1, 1.0, "certified-exact", "", "", 0, 0, 0, 0, 0)
     rows = [mk("a", 10, 10), mk("a", 100, 100), mk("b", 10, 100), mk("b", 100, 10)]
     (x,) = crossovers(rows)

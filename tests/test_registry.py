@@ -149,15 +149,11 @@ def test_cover_count_identities():
     assert all(bounds.cover_count(n, 2) == 2 * n for n in range(1, 20))  # threshold with bias on a line
 
 
-def test_deep_capacity_is_delegated_or_explains_absence():
+def test_deep_capacity_is_the_one_closed_form():
     c = get("yun-deep").condition
-    try:
-        from capacity.constructions.yun_deep import deep_capacity  # noqa: F401
-    except ImportError:
-        with pytest.raises(CapacityError, match="yun_deep"):
-            c(Architecture((20, 20, 20)))
-    else:
-        assert c(Architecture((20, 20, 20))) == int(deep_capacity([20, 20, 20], 1))
+    assert c(Architecture((20, 20, 20))) == bounds.deep_capacity([20, 20, 20], 1) > 0
+    w = c.smallest(bounds.deep_capacity([20, 20, 20], 1), Architecture((1, 1, 1))).widths
+    assert w == (20, 20, 20) or bounds.deep_capacity(list(w), 1) >= bounds.deep_capacity([20, 20, 20], 1)
 
 
 # ------------------------------------------------------------------------------- CLI

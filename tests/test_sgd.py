@@ -12,9 +12,9 @@ import pytest
 
 from capacity.data import generate
 from capacity.errors import CapacityError
-from theory.minima import local_geometry, preactivation_shift_bound, preactivations_flat, trained_minimum
-from theory.sgd import (SGDConfig, expected_risk, expected_risk_operator, gd_risk_prediction, initial_points,
-                        make_step, mean_square_rate, safe_learning_rate, simulate)
+from capacity.experiments.minima import local_geometry, preactivation_shift_bound, preactivations_flat, trained_minimum
+from capacity.experiments.sgd import initial_points, make_step, mean_square_rate, simulate
+from theory.linearized import SGDConfig, expected_risk, expected_risk_operator, gd_risk_prediction, safe_learning_rate
 
 EPS = np.finfo(np.float64).eps
 TARGET = 1e-20
@@ -68,7 +68,7 @@ def test_no_flip_radius_is_sharp_up_to_the_margin_and_holds(tiny):
         z = np.asarray(preactivations_flat(m.layout, th, m.x))
         assert ((z[i, j] > 0) != (z0[i, j] > 0)) == flips
     # SGD started on the provable radius: no pattern change at θ₀, nor while within ρ_safe
-    cfg = SGDConfig(steps=200, batch=2, lr=safe_learning_rate(g, m.n, m.dy, 2), record_every=10)
+    cfg = SGDConfig(steps=200, batch=2, lr=safe_learning_rate(g.gram, m.n, m.dy, 2), record_every=10)
     theta0, keys, _ = initial_points(m, [g.no_flip_radius], directions=16, seeds=1, seed=3)
     rec = simulate(m, g, theta0, keys, cfg)
     assert np.all(rec["flips0"] == 0)
@@ -80,7 +80,7 @@ def test_no_flip_radius_is_sharp_up_to_the_margin_and_holds(tiny):
 def test_linearized_gd_matches_and_deviation_scales_like_rho(tiny):
     m, g = tiny
     n = m.n
-    cfg = SGDConfig(steps=120, batch=n, lr=safe_learning_rate(g, n, m.dy, n), record_every=4)
+    cfg = SGDConfig(steps=120, batch=n, lr=safe_learning_rate(g.gram, n, m.dy, n), record_every=4)
     rho = 1e-3
     theta0, keys, idx = initial_points(m, [rho, rho / 2, rho / 4], directions=1, seeds=1, seed=5)
     rec = simulate(m, g, theta0, keys, cfg)
@@ -99,7 +99,7 @@ def test_linearized_gd_matches_and_deviation_scales_like_rho(tiny):
 
 def test_vmapped_trajectories_equal_per_trajectory_loop(tiny):
     m, g = tiny
-    cfg = SGDConfig(steps=30, batch=3, lr=safe_learning_rate(g, m.n, m.dy, 3), record_every=30)
+    cfg = SGDConfig(steps=30, batch=3, lr=safe_learning_rate(g.gram, m.n, m.dy, 3), record_every=30)
     theta0, keys, _ = initial_points(m, [1e-3, 1e-2], directions=2, seeds=1, seed=7)
     rec = simulate(m, g, theta0, keys, cfg, return_theta=True)
     step = make_step(m, cfg)
@@ -145,7 +145,7 @@ def test_expected_sgd_recursion_matches_monte_carlo():
 
 
 def test_cli_rejects_bad_input():
-    from capacity.commands import sgd
+    from capacity.cli import sgd
 
     p = argparse.ArgumentParser()
     sgd.register(p.add_subparsers(dest="command"))

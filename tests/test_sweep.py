@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from capacity import constructions
-from capacity.commands.phase import spec_for
 from capacity.constructions.base import Construction, register
+from capacity.networks import MLPNet
 from capacity.errors import CapacityError, WidthError
-from capacity.sweep import (ResultStore, SweepSpec, cells, my_share, run_constructive_batch, run_sweep,
+from capacity.sweep import (ResultStore, spec_for, SweepSpec, cells, my_share, run_constructive_batch, run_sweep,
                             run_trained_batch)
 from capacity.train import TrainConfig, local_mesh
-from theory import phase
+from capacity.plots import phase
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,23 +53,24 @@ def tiny_store(tmp_path_factory):
 def test_cells_are_deterministic_and_keys_unique():
     a, b = cells(TINY), cells(TINY)
     assert a == b and len(a) == 4
-    assert len({c["key"] for c in a}) == len(a)
+    assert len({c.key for c in a}) == len(a)
     other = cells(SweepSpec(**{**TINY.__dict__, "seeds": 3}))
-    assert not {c["key"] for c in a} & {c["key"] for c in other}  # a changed grid never reuses records
+    assert not {c.key for c in a} & {c.key for c in other}  # a changed grid never reuses records
     shares = [my_share(a, p, 3) for p in range(3)]
-    assert sorted(c["key"] for s in shares for c in s) == sorted(c["key"] for c in a)
+    assert sorted(c.key for s in shares for c in s) == sorted(c.key for c in a)
 
 
 def test_store_skips_torn_lines_and_repairs_its_tail(tmp_path):
     store = ResultStore(tmp_path)
-    store.append([{"key": "a", "v": 1}, {"key": "b", "v": 2}])
+    store.append([{"key": "a", "v": 1}, {"key": "b", "v": 2}])  # raw lines: the store's torn-write layer
     with open(store.path, "ab") as f:
         f.write(b'{"key": "c", "v"')  # a write killed half-way
-    assert [r["key"] for r in store.read()] == ["a", "b"]
+    assert [r["key"] for r in store.read_raw()] == ["a", "b"]
     store.append([{"key": "d", "v": 4}])  # cuts the torn tail first
-    assert [r["key"] for r in store.read()] == ["a", "b", "d"]
+    assert [r["key"] for r in store.read_raw()] == ["a", "b", "d"]
     ResultStore(tmp_path, writer=1).append([{"key": "a", "v": 99}])  # another process, same key
-    assert [r["v"] for r in store.read() if r["key"] == "a"] == [1]
+    assert [r["v"] for r in store.read_raw() if r["key"] == "a"] == [1]
+    assert store.read() == []  # not records of the schema: never mistaken for finished cells
     with open(store.path, "rb") as f:
         assert f.read().endswith(b"\n")
 
@@ -77,26 +78,26 @@ def test_store_skips_torn_lines_and_repairs_its_tail(tmp_path):
 def test_resume_skips_finished_cells(tiny_store):
     out, first = tiny_store
     assert len(first) == 2  # max_batches=2, one cell per batch
-    before = {r["key"]: r for r in first}
+    before = {r.key: r for r in first}
     full = run_sweep(TINY, out, progress=False)
-    assert sorted(r["key"] for r in full) == sorted(c["key"] for c in cells(TINY))
+    assert sorted(r.key for r in full) == sorted(c.key for c in cells(TINY))
     for r in full:  # finished records were not recomputed
-        if r["key"] in before:
-            assert r == before[r["key"]]
+        if r.key in before:
+            assert r == before[r.key]
     size = os.path.getsize(os.path.join(out, "results-p0.jsonl"))
     again = run_sweep(TINY, out, progress=False)
     assert os.path.getsize(os.path.join(out, "results-p0.jsonl")) == size and len(again) == 4
     assert collections.Counter(_raw_keys(out)).most_common(1)[0][1] == 1
     rec = full[0]
-    assert {"key", "config", "metrics", "versions"} <= set(rec)
-    assert rec["versions"]["jax"] == jax.__version__
-    assert len(rec["metrics"]["per_seed"]) == 2 and "steps_to_fit" in rec["metrics"]["per_seed"][0]["runs"][0]
+    assert {"key", "config", "metrics", "versions"} <= set(rec.to_json())
+    assert rec.versions["jax"] == jax.__version__
+    assert len(rec.metrics.per_seed) == 2 and isinstance(rec.metrics.per_seed[0].runs[0].steps_to_fit, int)
 
 
 def test_sigkill_midway_then_rerun_completes_every_cell_exactly_once(tmp_path):
     out = tmp_path / "store"
     total = len(cells(spec_for("trained", "smoke")))
-    cmd = [sys.executable, "-m", "capacity.commands.phase", "--mode", "trained", "--preset", "smoke",
+    cmd = [sys.executable, "-m", "capacity.cli.phase", "--mode", "trained", "--preset", "smoke",
            "--out", str(out), "--no-figures", "--no-progress"]
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -116,7 +117,7 @@ def test_sigkill_midway_then_rerun_completes_every_cell_exactly_once(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     keys = _raw_keys(out)  # raises if any complete line does not parse
     assert collections.Counter(keys).most_common(1)[0][1] == 1
-    assert sorted(keys) == sorted(c["key"] for c in cells(spec_for("trained", "smoke")))
+    assert sorted(keys) == sorted(c.key for c in cells(spec_for("trained", "smoke")))
 
 
 # ---------------------------------------------------------------------- sharding
@@ -124,15 +125,15 @@ def test_sigkill_midway_then_rerun_completes_every_cell_exactly_once(tmp_path):
 
 def test_sharded_trained_batch_equals_unsharded():
     assert len(jax.local_devices()) == 8
-    batch = [c for c in cells(TINY) if c["n"] == 8]
+    batch = [c for c in cells(TINY) if c.n == 8]
     sharded = run_trained_batch(batch, local_mesh())
     single = run_trained_batch(batch, local_mesh(jax.local_devices()[:1]))
     for a, b in zip(sharded, single):
-        for pa, pb in zip(a["metrics"]["per_seed"], b["metrics"]["per_seed"]):
-            for ra, rb in zip(pa["runs"], pb["runs"]):
-                assert ra["steps_to_fit"] == rb["steps_to_fit"]
-                assert ra["final_loss"] == pytest.approx(rb["final_loss"], rel=np.sqrt(np.finfo(float).eps))
-        assert a["metrics"]["fraction_memorized"] == b["metrics"]["fraction_memorized"]
+        for pa, pb in zip(a.metrics.per_seed, b.metrics.per_seed):
+            for ra, rb in zip(pa.runs, pb.runs):
+                assert ra.steps_to_fit == rb.steps_to_fit
+                assert ra.final_loss == pytest.approx(rb.final_loss, rel=np.sqrt(np.finfo(float).eps))
+        assert a.metrics.fraction_memorized == b.metrics.fraction_memorized
 
 
 # ---------------------------------------------------------------- constructive mode
@@ -154,7 +155,7 @@ def _interp_build(ds, widths, *, activation="relu", seed=0, **_):
     b0 = np.zeros(d1); b0[: ds.n] = -kinks
     k1 = np.zeros((d1, d2)); k1[: ds.n, 0] = coef; k1[: ds.n, 1] = -coef
     k2 = np.zeros((d2, 1)); k2[0, 0], k2[1, 0] = 1.0, -1.0
-    return Construction("test-interp", [k0, k1, k2], [b0, np.zeros(d2), np.zeros(1)])
+    return Construction("test-interp", MLPNet([k0, k1, k2], [b0, np.zeros(d2), np.zeros(1)]))
 
 
 @pytest.fixture
@@ -162,9 +163,10 @@ def test_construction():
     """Register the test-only construction for one test, and remove it after (the registry is global)."""
     from capacity.constructions import base
 
-    register("test-interp", _interp_build, "test only: piecewise-linear interpolation along one direction")
+    register("test-interp", _interp_build, "test only: piecewise-linear interpolation along one direction",
+             theorem="none")
     yield "test-interp"
-    base._REGISTRY.pop("test-interp", None)
+    base._REGISTRY.pop(("test-interp", "relu"), None)
 
 
 def _cspec(name, widths, ns):
@@ -177,13 +179,13 @@ def test_constructive_at_and_one_past_the_construction_boundary_sharded_equals_u
     at, past = cells(spec)
     rec_at = run_constructive_batch([at], local_mesh())[0]
     rec_1 = run_constructive_batch([at], local_mesh(jax.local_devices()[:1]))[0]
-    assert rec_at["metrics"]["fraction_memorized"] == 1.0
-    for a, b in zip(rec_at["metrics"]["per_seed"], rec_1["metrics"]["per_seed"]):
-        assert a["level"] in ("certified-bound", "measured")
-        assert a["max_residual"] == b["max_residual"] and a["kink_margin"] == b["kink_margin"]
+    assert rec_at.metrics.fraction_memorized == 1.0
+    for a, b in zip(rec_at.metrics.per_seed, rec_1.metrics.per_seed):
+        assert a.level in ("certified-bound", "measured")
+        assert a.max_residual == b.max_residual and a.kink_margin == b.kink_margin
     rec_past = run_constructive_batch([past], local_mesh())[0]
-    assert rec_past["metrics"]["fraction_memorized"] == 0.0
-    assert all(p["level"] == "refused" and "WidthError" in p["reason"] for p in rec_past["metrics"]["per_seed"])
+    assert rec_past.metrics.fraction_memorized == 0.0
+    assert all(p.level == "refused" and "WidthError" in p.reason for p in rec_past.metrics.per_seed)
 
 
 def test_constructive_unknown_construction_is_an_error_not_a_record(tmp_path):
@@ -200,9 +202,9 @@ def test_yun3_constructive_at_its_capacity_and_one_past():
     cap = yun3_capacity(8, 8)  # 16
     at, past = cells(_cspec("yun3", (8,), (cap, cap + 1)))
     rec_at, rec_past = (run_constructive_batch([c], local_mesh())[0] for c in (at, past))
-    assert rec_at["metrics"]["fraction_memorized"] == 1.0, rec_at["metrics"]
-    assert rec_past["metrics"]["fraction_memorized"] == 0.0
-    assert all(p["level"] == "refused" for p in rec_past["metrics"]["per_seed"])
+    assert rec_at.metrics.fraction_memorized == 1.0, rec_at.metrics
+    assert rec_past.metrics.fraction_memorized == 0.0
+    assert all(p.level == "refused" for p in rec_past.metrics.per_seed)
 
 
 # ------------------------------------------------------------------ multi-process
@@ -260,20 +262,23 @@ def test_two_processes_with_jax_distributed_split_the_cells(tmp_path):
     for p in range(2):  # each process wrote exactly its round-robin share
         with open(out / f"results-p{p}.jsonl") as f:
             got = sorted(json.loads(line)["key"] for line in f)
-        assert got == sorted(c["key"] for c in my_share(all_cells, p, 2))
+        assert got == sorted(c.key for c in my_share(all_cells, p, 2))
 
 
 # ------------------------------------------------------------------------ figures
 
 
 def test_theory_lines_match_the_closed_forms():
-    assert phase.yun_sufficiency(40, 40) == 400 and phase.yun_sufficiency(11, 13) == 24
-    assert phase.yun_necessity(40, 40) == 2 * 1600 + 40 + 2
-    assert phase.cover_capacity(4) == 8 and phase.zhang_width(17) == 17
-    w = phase.n_params([4, 16, 16, 1])
-    assert phase.vc_line(w, 3) == pytest.approx(w * 3 * np.log2(w))
-    lines = phase.theory_lines(16, 3, 4, 1)
-    assert lines["params"] == w and lines["yun_sufficiency"] == 64
+    from theory import bounds
+
+    assert bounds.yun3_capacity(40, 40) == 400 and bounds.yun3_capacity(11, 13) == 24
+    assert bounds.necessity_threshold_3layer(40, 40) == 2 * 1600 + 40 + 2
+    assert bounds.cover_capacity(4) == 8 and bounds.zhang_capacity(17) == 17
+    w = bounds.mlp_parameter_count([4, 16, 16, 1])
+    assert w == 4 * 16 + 16 + 16 * 16 + 16 + 16 + 1
+    assert bounds.vc_line(w, 3) == pytest.approx(w * 3 * np.log2(w))
+    lines = bounds.theory_lines(16, 3, 4, 1)
+    assert lines["params"] == w and lines["yun_sufficiency"] == 64 and lines["yun_necessity"] == 2 * 256 + 16 + 2
 
 
 def test_figures_and_csvs_are_written(tiny_store, tmp_path):

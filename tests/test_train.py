@@ -5,7 +5,8 @@ import pytest
 
 from capacity.data import generate
 from capacity.errors import CapacityError, ShapeError
-from capacity.train import Run, TrainConfig, he_init, n_params, train_runs
+from capacity.train import Run, TrainConfig, he_init, train_runs
+from theory.bounds import mlp_parameter_count as n_params
 
 EPS = np.finfo(np.float64).eps
 

@@ -5,21 +5,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity import data
+from capacity import constructions, data
 from capacity.constructions import yun3
 from capacity.errors import WidthError
-from capacity.verify import DEFAULT_TOL, verify_network
+from capacity.verification import DEFAULT_TOL, certify, verify
+from capacity.workflow import build_and_check
 from theory.bounds import yun3_capacity, yun3_smallest_widths
 
 
 def _check(ds, widths, activation="relu", exact=True, tol=DEFAULT_TOL):
-    con = yun3.build(ds, widths, activation=activation)
-    rep = verify_network(con.net_file(), ds, tol=tol)
-    assert rep.level != "failed", rep.lines()
+    checked = build_and_check("yun3", ds, widths, activation=activation, tol=tol, certify_exactly=exact)
+    rep = checked.report
+    assert rep.float_level != "failed", rep.lines()
     if exact:
-        res = yun3.certify_exact(ds, widths, activation=activation, float_build=con)
+        res = checked.construction_exact  # the construction carried out in exact rationals
         assert res.level == "certified-exact", res
-    return con, rep
+        assert checked.file_exact.level != "failed", checked.file_exact  # and the saved weights, exactly
+    return checked.construction, rep
+
+
+def _exact_construction(ds, widths, con, activation="relu"):
+    return certify(constructions.get("yun3", activation).exact_network(ds, widths, con), ds)
 
 
 @settings(max_examples=12, deadline=None)
@@ -55,7 +61,7 @@ def test_hardtanh_variant_at_its_bound():
     con, _ = _check(ds, widths, activation="hardtanh")
     assert con.activation == "hardtanh"
     with pytest.raises(WidthError):
-        yun3.build(data.generate("gaussian", n + 1, 3, seed=1), widths, activation="hardtanh")
+        constructions.build("yun3", data.generate("gaussian", n + 1, 3, seed=1), widths, activation="hardtanh")
 
 
 @pytest.mark.parametrize("family,dx", [("line", 1), ("line", 3), ("grid", 2), ("clustered", 3), ("ball", 6)])
@@ -93,7 +99,7 @@ def test_weights_grow_polynomially_not_as_a_product_over_groups():
     for n in (250, 1000, 4000):
         ds = data.generate("gaussian", n, 8, seed=1)
         con = yun3.build(ds, yun3_smallest_widths(n))
-        rep = verify_network(con.net_file(), ds)
+        rep = verify(con.network(), ds)
         assert rep.max_residual <= DEFAULT_TOL
         ratios.append(rep.max_abs_weight / con.record["span_over_min_gap"])
     assert max(ratios) < 1.0 and ratios[-1] < 10 * ratios[0], ratios
@@ -121,6 +127,6 @@ def test_adversarial_1d_clusters_fit_in_float64_and_exactly():
     ds = data.generate("clustered", 23, 1, seed=2)
     widths = yun3_smallest_widths(23)
     con = yun3.build(ds, widths)
-    assert yun3.certify_exact(ds, widths, float_build=con).level == "certified-exact"
-    rep = verify_network(con.net_file(), ds)
+    assert _exact_construction(ds, widths, con).level == "certified-exact"
+    rep = verify(con.network(), ds)
     assert rep.max_residual <= DEFAULT_TOL and rep.level != "failed", rep.lines()

@@ -8,7 +8,7 @@ from capacity.constructions import yun_classify as yc
 from capacity.data import generate
 from capacity.errors import DataError, WidthError
 from capacity.networks import mlp_apply
-from capacity.verify import verify_network
+from capacity.verification import certify, verify
 from theory import bounds
 
 
@@ -28,10 +28,10 @@ def test_boundary_exact_one_hot_and_one_below():
     assert bounds.yun_classify_capacity(*widths, 3) == ds.n
     c = yc.build(ds, widths)
     out = np.asarray(mlp_apply(c.kernels, c.biases, ds.x))
-    rep = verify_network(c.net_file(), ds)
+    rep = verify(c.network(), ds)
     assert rep.accuracy == 1.0 and rep.max_residual <= rep.certified_residual
-    cert = yc.certify(ds, widths, construction=c)
-    assert cert["level"] == "certified-exact" and cert["exact_residual"] == 0.0
+    cert = certify(c.network(), ds)
+    assert cert.level == "certified-exact" and cert.exact_residual_float == 0.0
     assert np.all(np.argmax(out, axis=1) == ds.y)
     with pytest.raises(WidthError, match=r"4\*floor\(d1/4\)\*floor\(d2/4\) = 8 < N = 16.*at most 0|at most 8"):
         yc.build(ds, (9, 7, 12))
@@ -48,7 +48,7 @@ def test_certify_detects_a_wrong_network():
     ds = generate("gaussian", 16, 2, classes=2, seed=1)
     c = yc.build(ds, (8, 8, 8))
     c.biases[3] = c.biases[3] + np.array([0.0, 2.0**-30])  # output no longer exactly one-hot
-    assert yc.certify(ds, (8, 8, 8), construction=c)["level"] == "failed"
+    assert certify(c.network(), ds, tol=0.0).level == "failed"  # exactly one-hot is required
 
 
 @settings(max_examples=8, deadline=None)
@@ -58,7 +58,7 @@ def test_random_data_exact_one_hot(n, dx, classes, seed, family):
     ds = generate(family, n, dx, classes=classes, seed=seed)
     widths = bounds.yun_classify_smallest_widths(n, ds.dy)
     c = yc.build(ds, widths, seed=seed)
-    cert = yc.certify(ds, widths, construction=c)
-    assert cert["level"] == "certified-exact", cert
+    cert = certify(c.network(), ds)
+    assert cert.level == "certified-exact", cert
     out = np.asarray(mlp_apply(c.kernels, c.biases, ds.x))
     assert np.all(np.argmax(out, axis=1) == ds.y)

@@ -1,7 +1,8 @@
-"""Closed-form capacities and bounds (pure functions of the architecture).
+"""Closed-form capacities and bounds (pure functions of the architecture), each exactly once.
 
-Every function returns a number of points; conditions are stated as
-"capacity >= N".  Provenance of each formula is recorded in :mod:`theory.registry`.
+Every function returns a number of points; conditions are stated as "capacity >= N".
+Provenance of each formula is recorded in :mod:`theory.registry`.  Nothing here imports
+:mod:`capacity`.
 """
 
 from __future__ import annotations
@@ -62,15 +63,21 @@ def yun3_max_pieces(d1: int, d2: int) -> int:
     return 2 * d1 * d2 + d2 + 1
 
 
+def sharper_piece_bound(d1: int, d2: int) -> int:
+    """d1 d2 + d1 + d2 + 1 >= pieces of any 2-hidden-layer ReLU net on a line: the d1 first-layer
+    kinks, plus at most one new zero crossing per piece of each of the d2 second-layer
+    pre-activations, d2 (d1 + 1)."""
+    return d1 * d2 + d1 + d2 + 1
+
+
 def two_layer_max_pieces(d1: int) -> int:
     """Linear pieces along a line of a 1-hidden-layer ReLU net: at most d1 + 1."""
     return d1 + 1
 
 
 # --------------------------------------------------------------------------------------
-# Appended for the theorem registry (issue 3).  Each returns a number of points (or, for
-# negative results, a threshold T: N > T means "some dataset of N points cannot be fit").
-# Provenance of each formula is recorded in theory.registry, not here.
+# Each function below returns a number of points (or, for negative results, a threshold T:
+# N > T means "some dataset of N points cannot be fit").  Provenance: theory.registry.
 
 
 def _smallest_pair(n: int, capacity, unit1: int = 1, unit2: int = 1) -> tuple[int, int]:
@@ -140,6 +147,22 @@ def necessity_escape_widths(n: int) -> tuple[int, int]:
     return _smallest_pair(n, necessity_threshold_3layer)
 
 
+def necessity_fewest_neurons(n: int) -> tuple[int, int]:
+    """(d1, d2) with the fewest neurons d1 + d2, then the fewest weights d1 d2 + d2, that the
+    necessity bound does NOT exclude (2 d1 d2 + d2 + 2 >= n): the frontier's necessity line.
+
+    >>> necessity_fewest_neurons(40)
+    (6, 3)
+    """
+    best = None
+    for d1 in range(1, max(2, math.isqrt(max(n, 1)) + 3)):
+        d2 = max(1, math.ceil((n - 2) / (2 * d1 + 1)))
+        assert necessity_threshold_3layer(d1, d2) >= n
+        key = (d1 + d2, d1 * d2 + d2, d1, d2)
+        best = key if best is None or key < best else best
+    return best[2], best[3]
+
+
 def zhang_capacity(d1: int) -> int:
     """Zhang et al. 2017: one hidden ReLU layer of width d1 fits any d1 distinct points (2N + d weights)."""
     return max(int(d1), 0)
@@ -155,30 +178,48 @@ def bubeck_capacity(d1: int, dx: int) -> int:
     return (max(int(d1), 0) // 4) * int(dx)
 
 
-def resnet_capacity(block_widths, dx: int, dy: int) -> int:
-    """Points (dy classes, general position in R^dx) a residual net classifies, per our RECON.
+def chunk_capacity(chunks: int, dx: int, dy: int) -> int:
+    """Largest N such that *every* dy-class dataset of N points in general position in R^dx fits
+    in ``chunks`` chunks of <= dx same-class points (our residual RECON: one tent per chunk).
 
-    Each residual block of width w handles ⌊w/3⌋ chunks (3 ReLUs per chunk); a chunk holds at
-    most dx points of one class.  With C chunks in all, every class split of N points needs at
-    most dy + ⌊(N - dy)/dx⌋ chunks (worst case: every class has 1 mod dx points), so the
-    guaranteed capacity is C (if C < dy) else C*dx - (dy - 1)(dx - 1).
+    The worst class split needs dy + floor((N - dy)/dx) chunks (every class has 1 mod dx points),
+    so this is chunks*dx - (dy - 1)(dx - 1) when chunks >= dy, and chunks otherwise.
+
+    >>> chunk_capacity(60, dx=20, dy=1)
+    1200
+    >>> chunk_capacity(110, dx=20, dy=10)
+    2029
+    """
+    chunks = int(chunks)
+    if dx < 1 or dy < 1 or chunks < 1:
+        return 0
+    if chunks < dy:
+        return chunks
+    return chunks * dx - (dy - 1) * (dx - 1)
+
+
+def resnet_capacity(block_widths, dx: int, dy: int, relus_per_block: int = 3) -> int:
+    """Points (dy classes, general position in R^dx) a residual net classifies, per our RECON:
+    each residual branch of width w holds floor(w / relus_per_block) chunks (3 ReLUs per tent).
 
     >>> resnet_capacity([3] * 55, 20, 10)
     929
     >>> resnet_capacity([3] * 10, 5, 1)
     50
     """
-    chunks = sum(int(w) // 3 for w in block_widths)
-    if chunks < dy:
-        return chunks
-    return chunks * dx - (dy - 1) * (dx - 1)
+    return chunk_capacity(sum(int(w) // int(relus_per_block) for w in block_widths), dx, dy)
 
 
 def resnet_smallest_blocks(n: int, dx: int, dy: int) -> int:
-    """Fewest 3-ReLU residual blocks with :func:`resnet_capacity` >= n."""
-    if n <= dy:
-        return max(n, 1)
-    return max(math.ceil((n + (dy - 1) * (dx - 1)) / dx), dy)
+    """Fewest chunks (3-ReLU residual blocks) whose worst-case :func:`chunk_capacity` is >= n:
+    dy + floor((n - dy)/dx), or n when n <= dy.
+
+    >>> resnet_smallest_blocks(1200, 20, 1), chunk_capacity(60, 20, 1)
+    (60, 1200)
+    """
+    if n <= 0:
+        return 0
+    return n if n <= dy else dy + (n - dy) // dx
 
 
 def hardt_ma_capacity(block_widths) -> int:
@@ -214,17 +255,32 @@ def vardi_capacity(widths) -> int:
     return lo
 
 
+def mlp_parameter_count(sizes) -> int:
+    """Weights and biases of a fully connected net with layer sizes (dx, d_1, ..., d_{L-1}, dy).
+
+    >>> mlp_parameter_count((2, 3, 1))
+    13
+    """
+    sizes = [int(s) for s in sizes]
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def parameter_count(widths, dx: int, dy: int) -> int:
     """Weights and biases of a fully connected net dx -> widths -> dy."""
-    sizes = [dx, *widths, dy]
-    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return mlp_parameter_count([dx, *widths, dy])
+
+
+VC_CONSTANT = 1.0
+
+
+def vc_line(params: float, depth: int, c: float = VC_CONSTANT) -> float:
+    """c W L log2(W): the order of magnitude of the VC dimension (Bartlett et al. 2019), c unknown."""
+    return c * params * depth * math.log2(max(params, 2.0))
 
 
 def vc_threshold(widths, dx: int, dy: int = 1) -> int:
     """W L log2(W) with the unknown constant of O(W L log W) set to 1 (illustrative only)."""
-    w = parameter_count(widths, dx, dy)
-    layers = len(widths) + 1
-    return math.ceil(w * layers * math.log2(max(w, 2)))
+    return math.ceil(vc_line(parameter_count(widths, dx, dy), len(widths) + 1))
 
 
 def cover_count(n: int, d: int) -> int:
@@ -235,3 +291,127 @@ def cover_count(n: int, d: int) -> int:
     (8, 14)
     """
     return 2 * sum(math.comb(n - 1, k) for k in range(d))
+
+
+# --------------------------------------------------------------------------------------
+# Deep networks: the chained construction's capacity (capacity.constructions.yun_deep).
+
+
+def deep_carries(depth_hidden: int, dy: int) -> list[int]:
+    """Carried neurons c_l of hidden layer l = 1..L-1 in the chained deep construction.
+
+    Two hidden layers need none; deeper nets carry the projection t (layers l <= L-3) and the
+    dy running outputs (layers l >= 3).
+    """
+    if depth_hidden <= 2:
+        return [0] * depth_hidden
+    L = depth_hidden + 1
+    return [(1 if l <= L - 3 else 0) + (dy if l >= 3 else 0) for l in range(1, L)]
+
+
+def deep_plan(widths, dy: int = 1) -> tuple[list[int], list[int], int]:
+    """(A_b, B_b for b = 1..L-2, capacity) maximising sum_b 4 A_b B_b under the width condition
+
+    4 A_1 <= f_1,  4 B_(l-1) dy + 4 A_l <= f_l,  4 B_(L-2) dy <= f_(L-1),  f_l = d_l - c_l.
+
+    Dynamic program over layers: the value of layer l as a function of the A it starts its block
+    with; the block ending at layer l gets B = floor((f_l - 4 a_l) / (4 dy)).
+    """
+    import numpy as np
+
+    w = [int(v) for v in widths]
+    if len(w) < 2 or dy < 1 or min(w) < 1:
+        return [], [], 0
+    free = [wi - ci for wi, ci in zip(w, deep_carries(len(w), dy))]
+    nb = len(w) - 1
+    if min(free) < 0:
+        return [0] * nb, [0] * nb, 0
+    prev_vals = np.array([free[0] // 4], dtype=np.int64)  # A_1 = floor(f_1/4) is optimal
+    prev_best = np.array([0], dtype=np.int64)
+    choices = []
+    for l in range(1, nb):
+        f = free[l]
+        a_l = np.arange(f // 4 + 1, dtype=np.int64)
+        b_prev = (f - 4 * a_l) // (4 * dy)
+        vals = np.empty(a_l.size, dtype=np.int64)
+        arg = np.empty(a_l.size, dtype=np.int64)
+        for s in range(0, a_l.size, 1024):
+            m = prev_best[None, :] + 4 * prev_vals[None, :] * b_prev[s:s + 1024, None]
+            j = np.argmax(m, axis=1)
+            arg[s:s + 1024] = prev_vals[j]
+            vals[s:s + 1024] = m[np.arange(m.shape[0]), j]
+        choices.append((a_l, arg, b_prev))
+        prev_vals, prev_best = a_l, vals
+    b_last = free[-1] // (4 * dy)
+    total = prev_best + 4 * prev_vals * b_last
+    j = int(np.argmax(total))
+    A, B = [0] * nb, [0] * nb
+    A[nb - 1], B[nb - 1] = int(prev_vals[j]), int(b_last)
+    for l in range(nb - 1, 0, -1):
+        a_l, arg, b_prev = choices[l - 1]
+        idx = int(np.searchsorted(a_l, A[l]))
+        B[l - 1], A[l - 1] = int(b_prev[idx]), int(arg[idx])
+    return A, B, int(total[j])
+
+
+def deep_capacity(widths, dy: int = 1) -> int:
+    """Points the chained deep construction memorizes with hidden widths d_1..d_{L-1} (L >= 3).
+
+    >>> deep_capacity([40, 40])          # one block: the 3-layer capacity 4*floor(40/4)*floor(40/4)
+    400
+    >>> deep_capacity([21, 38, 42, 30, 17]) > 0
+    True
+    """
+    return deep_plan(widths, dy)[2]
+
+
+def hidden_parameters(widths) -> int:
+    """Weights between consecutive hidden layers, sum_l d_l d_{l+1} (what W = Omega(N) counts)."""
+    w = [int(v) for v in widths]
+    return sum(a * b for a, b in zip(w[:-1], w[1:]))
+
+
+def smallest_uniform_deep_width(n: int, depth_hidden: int, dy: int = 1) -> int:
+    """Smallest w with deep_capacity([w] * depth_hidden, dy) >= n (capacity is monotone in w)."""
+    from theory.errors import WidthError
+
+    hi = 1
+    while deep_capacity([hi] * depth_hidden, dy) < n:
+        hi *= 2
+        if hi > 1 << 24:
+            raise WidthError(f"no uniform width up to 2^24 reaches N = {n} at {depth_hidden} hidden layers")
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if deep_capacity([mid] * depth_hidden, dy) >= n else (mid, hi)
+    return hi
+
+
+# --------------------------------------------------------------------------------------
+# Reference lines of the phase diagrams (boundary values of N for an architecture).
+
+
+def cover_capacity(dx: int) -> int:
+    """Cover's linear capacity for random +-1 labels: 2 dx points."""
+    return 2 * dx
+
+
+def bits_per_label(labels: str, out_dim: int, tol: float) -> float:
+    """log2(C) for C classes; log2(1/tol) for real labels fitted within +-tol."""
+    return math.log2(out_dim) if labels == "classes" else math.log2(1.0 / tol)
+
+
+def theory_lines(width: int, depth: int, dx: int, dy: int) -> dict:
+    """Every boundary value of N for uniform hidden width ``width`` at ``depth`` layers.
+
+    >>> theory_lines(4, 3, 2, 1)["yun_necessity"]
+    38
+    """
+    params = mlp_parameter_count([dx] + [width] * (depth - 1) + [dy])
+    out = dict(params=params, vc=vc_line(params, depth), cover=cover_capacity(dx))
+    if depth == 3:
+        out.update(yun_sufficiency=yun3_capacity(width, width, dy),
+                   yun_necessity=necessity_threshold_3layer(width, width))
+    if depth == 2:
+        out.update(zhang=zhang_capacity(width), two_layer_necessity=necessity_threshold_2layer(width))
+    return out

@@ -28,10 +28,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Callable
 
-from capacity.errors import CapacityError, WidthError
+from theory.errors import CapacityError, WidthError
 from theory import bounds
 
 PROVENANCES = ("confirmed", "reconstructed", "UNCONFIRMED")
@@ -146,37 +145,13 @@ def _like(arch: Architecture, widths) -> Architecture:
     return dataclasses.replace(arch, widths=tuple(int(w) for w in widths))
 
 
-def _deep_module():
-    """The deep construction module (written separately); a clear error while it is missing."""
-    try:
-        mod = importlib.import_module("capacity.constructions.yun_deep")
-    except ImportError as e:
-        raise CapacityError("the yun-deep capacity is computed by capacity.constructions.yun_deep.deep_capacity, "
-                            f"which is not available in this checkout ({e}); it is part of issue 3 item 3") from None
-    if not hasattr(mod, "deep_capacity"):
-        raise CapacityError("capacity.constructions.yun_deep has no deep_capacity(widths, dy) yet (issue 3 item 3)")
-    return mod
-
-
 def _deep_capacity(arch: Architecture) -> int:
-    return int(_deep_module().deep_capacity(list(arch.widths), arch.dy))
+    return bounds.deep_capacity(list(arch.widths), arch.dy)
 
 
 def _deep_smallest(n: int, arch: Architecture) -> Architecture:
-    """Smallest uniform width w (same depth) with deep_capacity >= n (bisection; capacity is monotone)."""
-    mod = _deep_module()
-    depth = len(arch.widths)
-    cap = lambda w: int(mod.deep_capacity([w] * depth, arch.dy))  # noqa: E731
-    hi = 1
-    while cap(hi) < n:
-        hi *= 2
-        if hi > 1 << 24:
-            raise CapacityError(f"no uniform width up to 2^24 reaches N={n} at depth {depth}")
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if cap(mid) >= n else (mid, hi)
-    return _like(arch, [hi] * depth)
+    """Smallest uniform width (same depth) with deep_capacity >= n."""
+    return _like(arch, [bounds.smallest_uniform_deep_width(n, len(arch.widths), arch.dy)] * len(arch.widths))
 
 
 def _vardi_smallest(n: int, arch: Architecture) -> Architecture:
@@ -240,7 +215,7 @@ _THEOREMS = [
         "(about sum over consecutive hidden pairs of d_l*d_{l+1}/(4*dy), minus carried neurons).",
         r"W_{\mathrm{hidden}} = \Omega(N) \Rightarrow \text{memorization};\ "
         r"\mathrm{cap} \approx \sum_l d_l d_{l+1}/(4 d_y)",
-        Condition(_deep_capacity, "capacity.constructions.yun_deep.deep_capacity(widths, dy)", _deep_smallest,
+        Condition(_deep_capacity, "theory.bounds.deep_capacity(widths, dy)", _deep_smallest,
                   min_layers=2),
         U, "W = Omega(N) suffices and tightness via VC is [P]; the proof chains 3-layer blocks [R]; capacity of order "
         "sum d_l d_(l+1) is [S2] with constants dropped; the exact width-splitting condition, carry neurons and "
@@ -275,7 +250,7 @@ _THEOREMS = [
         Condition(lambda a: bounds.necessity_threshold_3layer(*a.widths), "threshold T = 2*d1*d2 + d2 + 2; fails if N > T",
                   lambda n, a: _like(a, bounds.necessity_escape_widths(n)), negative=True, layers=2),
         C, "Stated by two independent secondary sources [S1, S2]; the hard dataset used in the paper and whether it "
-        "is stated for p-piece activations are UNCONFIRMED (digest §13.5). Our certificate (theory.pieces) uses "
+        "is stated for p-piece activations are UNCONFIRMED (digest §13.5). Our certificate (capacity.pieces) uses "
         "the alternating dataset on a line and proves the statement independently.",
         None, f"{YUN}; {DIGEST} §2 #3, §5",
         (Claim("2*d1*d2 + d2 + 2 < N implies some dataset cannot be memorized", "[S1], [S2]", C),

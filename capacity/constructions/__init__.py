@@ -1,28 +1,16 @@
 """Explicit memorizing networks, one module per theorem or construction.
 
-Each module states its theorem in the module docstring and registers a builder
-``build(dataset, widths, **options) -> Construction`` under a name used by
-``capacity build --construction NAME``.  Builders are pure functions of their
-inputs (same data, widths and seed give identical weights).
+Each public module states its theorem in its docstring and registers a builder
+``build(dataset, widths, **options) -> Construction`` (and, where it has one, its exact
+rational rebuild) under a name used by ``capacity build --construction NAME``.  Builders are
+pure functions of their inputs (same data, widths and seed give identical weights).  Shared
+gadgets live in private modules (``_projection``, ``_block1d``, ``_numbers``, ``_slabs``); no
+construction imports another construction.
 """
 
-import importlib
+# Importing a construction module registers it (capacity.constructions.base.register).
+from capacity.constructions import (baum, bubeck, hardt_ma, vardi, yun3, yun3_hardtanh, yun_classify,  # noqa: F401
+                                    yun_deep, yun_resnet, zhang)
+from capacity.constructions.base import Construction, Entry, build, entries, get, names, public_record, register
 
-from capacity.constructions.base import Construction, build, get, names, register
-
-# Modules imported (and so registered) on first use of the registry.
-_MODULE_NAMES = [
-    "capacity.constructions.yun3",
-    "capacity.constructions.yun_classify",
-    "capacity.constructions.yun_deep",
-    "capacity.constructions.yun_resnet",
-    "capacity.constructions.zhang",
-    "capacity.constructions.baum",
-    "capacity.constructions.bubeck",
-    "capacity.constructions.hardt_ma",
-    "capacity.constructions.vardi",
-]
-
-MODULES = [importlib.import_module(m) for m in _MODULE_NAMES]
-
-__all__ = ["Construction", "build", "get", "names", "register"]
+__all__ = ["Construction", "Entry", "build", "entries", "get", "names", "public_record", "register"]

@@ -28,12 +28,28 @@ try:  # exact determinants
     def _exact_rank_det(rows: list[list[float]]):
         m = flint.fmpq_mat([[flint.fmpq(*Fraction(v).as_integer_ratio()) for v in r] for r in rows])
         return m.rank(), (m.det() if m.nrows() == m.ncols() else None)
-except ImportError:  # pragma: no cover
+except ImportError:  # pragma: no cover - python-flint is a dependency of the exact tier
     flint = None
 
     def _exact_rank_det(rows):
-        import sympy  # noqa: F401  (not a dependency; only without python-flint)
-        raise GeneralPositionError("python-flint is needed for the exact general-position check")
+        """Rank and determinant by Gaussian elimination in Fractions (exact, slower than FLINT)."""
+        m = [[Fraction(v) for v in r] for r in rows]
+        n_rows, n_cols = len(m), len(m[0]) if m else 0
+        rank, det = 0, Fraction(1)
+        for c in range(n_cols):
+            piv = next((r for r in range(rank, n_rows) if m[r][c] != 0), None)
+            if piv is None:
+                det = Fraction(0)
+                continue
+            if piv != rank:
+                m[rank], m[piv] = m[piv], m[rank]
+                det = -det
+            det *= m[rank][c]
+            for r in range(rank + 1, n_rows):
+                f = m[r][c] / m[rank][c]
+                m[r] = [a - f * b for a, b in zip(m[r], m[rank])]
+            rank += 1
+        return rank, (det if n_rows == n_cols and rank == n_rows else (Fraction(0) if n_rows == n_cols else None))
 
 
 def _idx(ix) -> str:
@@ -101,55 +117,3 @@ def group_hyperplanes(x: np.ndarray, groups: list[np.ndarray], seed: int):
                 f"Perturb or remove point {int(j)}")
         gaps[g] = float(np.min(sg[mask]))
     return normals, offsets, gaps, s
-
-
-def slab_exact_residual(kernels, biases, x: np.ndarray, y: np.ndarray) -> Fraction:
-    """Exact max |f(x_i) - y_i| of a stored float64 slab network (Baum / Bubeck layout), rigorously and fast.
-
-    Hidden units come in groups of 4.  Checked exactly per group: kernels of units 1,3 and
-    2,4 identical, b1 - b2 - b3 + b4 = 0, and every output column's weights of the form
-    (q, -q, -q, q).  Such a group contributes exactly 0 at a point where its four units are all
-    certainly on or all certainly off; "certainly" uses the rigorous float bound
-    |ẑ - z| <= γ_{d+1}(|k|·|x| + |b|) (Higham §3.1) doubled.  Every other (point, group) pair,
-    including the group's own points, is evaluated in exact rationals.
-    """
-    k, b = np.asarray(kernels[0], np.float64), np.asarray(biases[0], np.float64)
-    q, c0 = np.asarray(kernels[1], np.float64), np.asarray(biases[1], np.float64)
-    y = np.asarray(y, np.float64).reshape(x.shape[0], -1)
-    n_units = k.shape[1]
-    if n_units % 4:
-        raise ShapeError("not a slab network: hidden width is not a multiple of 4")
-    u = np.finfo(np.float64).eps / 2
-    dx = x.shape[1]
-    gam = (dx + 1) * u / (1 - (dx + 1) * u)
-    n_pts = x.shape[0]
-    todo: dict[int, list[int]] = {}
-    for s0 in range(0, n_units, 4096):  # chunk over units to bound memory
-        z = x @ k[:, s0:s0 + 4096] + b[s0:s0 + 4096]
-        err = gam * (np.abs(x) @ np.abs(k[:, s0:s0 + 4096]) + np.abs(b[s0:s0 + 4096])) * 2 + 1e-300
-        on, off = z > err, z < -err
-        for g in range(s0 // 4, min(n_units, s0 + 4096) // 4):
-            cols = slice(4 * g, 4 * g + 4)
-            lc = slice(4 * g - s0, 4 * g - s0 + 4)
-            kk, bb, qq = k[:, cols], b[cols], q[cols]
-            structured = (np.array_equal(kk[:, 0], kk[:, 2]) and np.array_equal(kk[:, 1], kk[:, 3])
-                          and np.all(qq[0] == -qq[1]) and np.all(qq[0] == -qq[2]) and np.all(qq[0] == qq[3])
-                          and Fraction(bb[0]) - Fraction(bb[1]) - Fraction(bb[2]) + Fraction(bb[3]) == 0)
-            zero = (on[:, lc].all(axis=1) | off[:, lc].all(axis=1)) if structured else np.zeros(n_pts, bool)
-            for i in np.flatnonzero(~zero).tolist():
-                todo.setdefault(i, []).extend(range(4 * g, 4 * g + 4))
-    worst = Fraction(0)
-    base = [Fraction(v) for v in c0.tolist()]
-    touched = set(todo)
-    for i in range(n_pts):
-        total = list(base)
-        if i in touched:
-            xi = [Fraction(v) for v in x[i].tolist()]
-            for j in todo[i]:
-                zz = sum((xv * Fraction(kv) for xv, kv in zip(xi, k[:, j].tolist())), Fraction(b[j]))
-                if zz > 0:
-                    for o in range(q.shape[1]):
-                        if q[j, o]:
-                            total[o] += Fraction(q[j, o]) * zz
-        worst = max(worst, max(abs(t - Fraction(v)) for t, v in zip(total, y[i].tolist())))
-    return worst

@@ -1,69 +1,79 @@
-"""The record every construction returns, and the registry of constructions by name."""
+"""The record every construction returns, and the registry of constructions by name.
+
+One protocol: a construction module registers ``build(dataset, widths, **options) ->
+Construction`` under a name (``capacity build --construction NAME``), the theorem it realizes
+(a name in :mod:`theory.registry`), and optionally ``exact(dataset, widths, float_build,
+**options) -> Network``: the same construction carried out in exact rational arithmetic
+(its weights are exact rationals, of which the float64 build is the rounding).  Without it the
+construction's exact network *is* its float64 network (float64 numbers are exact dyadic
+rationals).  A new construction plugs in here without touching the CLI: importing the package
+:mod:`capacity.constructions` (which Python does before any of its modules) imports every
+construction module, and each registers itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Callable, Sequence
 
-import numpy as np
-
 from capacity.errors import CapacityError
-from capacity.networks import MLP, NetFile
+from capacity.networks import MLP, ExactMLPNet, MLPNet, Network
 
 
 @dataclasses.dataclass
 class Construction:
-    """A built network plus a small, JSON-able record of what the construction chose.
-
-    ``kernels``/``biases`` follow :mod:`capacity.networks` (kernel (in, out)).
-    ``record`` holds the decisions (projection, groups, margins, capacity, ...).
-    ``kind`` is ``"mlp"`` unless the construction builds another architecture, whose
-    arrays then live in ``extra`` (documented by that construction's module).
-    """
+    """A built network (typed: :class:`capacity.networks.MLPNet`, ``ResidualNet`` or
+    ``ExactMLPNet``) plus a small, JSON-able record of what the construction chose
+    (projection, groups, margins, capacity, ...)."""
 
     name: str
-    kernels: list
-    biases: list
-    activation: str = "relu"
+    net: Network
     record: dict = dataclasses.field(default_factory=dict)
-    kind: str = "mlp"
-    extra: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.net.kind
+
+    @property
+    def activation(self) -> str:
+        return self.net.activation
 
     @property
     def widths(self) -> tuple[int, ...]:
-        return (int(np.shape(self.kernels[0])[0]),) + tuple(int(np.shape(k)[1]) for k in self.kernels)
+        return self.net.widths
 
-    def net_file(self, meta: dict | None = None) -> NetFile:
-        """The network as a NET.npz record (float64 arrays).
+    @property
+    def kernels(self) -> list:
+        """The kernels of an MLP kind (float64, or exact numbers for ``mlp-exact``)."""
+        if not isinstance(self.net, (MLPNet, ExactMLPNet)):
+            raise CapacityError(f"construction {self.name!r} builds a {self.kind} network: use .net")
+        return self.net.kernels
 
-        For ``kind = "mlp-exact"`` (weights beyond float64, e.g. Vardi's big integers) the float64
-        arrays are roundings kept for inspection only (overflowing entries become ±inf); the exact
-        weights travel in ``extra`` and only the exact tier may verify such a network.
-        """
-        m = {"construction": self.name, "record": self.record}
+    @property
+    def biases(self) -> list:
+        if not isinstance(self.net, (MLPNet, ExactMLPNet)):
+            raise CapacityError(f"construction {self.name!r} builds a {self.kind} network: use .net")
+        return self.net.biases
+
+    def network(self, meta: dict | None = None) -> Network:
+        """The network with ``meta`` (construction name and public record added) for saving."""
+        m = dict(self.net.meta)
+        m.update({"construction": self.name, "record": public_record(self.record)})
         m.update(meta or {})
-        return NetFile([_float_array(k) for k in self.kernels], [_float_array(b) for b in self.biases],
-                       self.activation, m, self.kind, dict(self.extra))
+        return dataclasses.replace(self.net, meta=m)
 
     def module(self) -> MLP:
         """The network as a Flax NNX module with float64 ``nnx.Param`` weights."""
-        if self.kind != "mlp":
-            raise CapacityError(f"construction {self.name!r} builds a {self.kind} network, not a plain MLP")
-        return MLP(self.kernels, self.biases, self.activation)
+        if not isinstance(self.net, MLPNet):
+            if hasattr(self.net, "module"):
+                return self.net.module()
+            raise CapacityError(f"construction {self.name!r} builds a {self.kind} network with no float module")
+        return self.net.module()
 
 
-def _float_array(a) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype != object:
-        return a.astype(np.float64)
-
-    def conv(v):
-        try:
-            return float(v)
-        except OverflowError:
-            return float("inf") if v > 0 else float("-inf")
-
-    return np.vectorize(conv, otypes=[np.float64])(a) if a.size else a.astype(np.float64)
+def public_record(record: dict) -> dict:
+    """The record without private entries (keys starting with '_': large or internal)."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,36 +81,49 @@ class Entry:
     name: str
     build: Callable[..., Construction]
     summary: str
-    theorem: str | None = None  # name in theory.registry
-    certify: Callable | None = None  # exact tier: (dataset, widths, **opts) -> capacity.certify.ExactResult
-    widths_help: str = ""
+    theorem: str
+    exact: Callable[..., Network] | None = None  # (dataset, widths, float_build, **opts) -> exact Network
+    activation: str = "relu"
+
+    def exact_network(self, dataset, widths, float_build: Construction, **options) -> Network:
+        """The construction in exact arithmetic: the registered rational rebuild, else the float network."""
+        if self.exact is None:
+            return float_build.net
+        return self.exact(dataset, widths, float_build, **options)
 
 
-_REGISTRY: dict[str, Entry] = {}
+_REGISTRY: dict[tuple[str, str], Entry] = {}
 
 
-def register(name: str, build: Callable[..., Construction], summary: str, *, theorem: str | None = None,
-             certify: Callable | None = None, widths_help: str = "") -> None:
-    """Register a construction under ``name`` (used by ``capacity build --construction``)."""
-    _REGISTRY[name] = Entry(name, build, summary, theorem, certify, widths_help)
+def register(name: str, build: Callable[..., Construction], summary: str, *, theorem: str,
+             exact: Callable[..., Network] | None = None, activation: str = "relu") -> None:
+    """Register a construction under ``name`` and ``activation`` (``capacity build --construction NAME
+    --activation ACT``); a variant with another activation registers itself under the same name."""
+    key = (name, activation)
+    if key in _REGISTRY and _REGISTRY[key].build is not build:
+        raise CapacityError(f"a construction named {name!r} ({activation}) is already registered")
+    _REGISTRY[key] = Entry(name, build, summary, theorem, exact, activation)
 
 
-def get(name: str) -> Entry:
-    _load_all()
-    if name not in _REGISTRY:
-        raise CapacityError(f"unknown construction {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+def get(name: str, activation: str = "relu") -> Entry:
+    """The entry of construction ``name`` for ``activation``; a CapacityError listing what exists."""
+    if (name, activation) not in _REGISTRY:
+        if name not in names():
+            raise CapacityError(f"unknown construction {name!r}; available: {', '.join(names())}")
+        have = sorted(a for n, a in _REGISTRY if n == name)
+        raise CapacityError(f"construction {name!r} has no {activation} variant; available: {', '.join(have)}")
+    return _REGISTRY[(name, activation)]
 
 
 def names() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    return sorted({n for n, _ in _REGISTRY})
 
 
-def build(name: str, dataset, widths: Sequence[int], **options) -> Construction:
-    """Build construction ``name`` for ``dataset`` with hidden ``widths``."""
-    return get(name).build(dataset, widths, **options)
+def entries() -> list[Entry]:
+    """Every registered (construction, activation) entry."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def _load_all() -> None:
-    from capacity.constructions import MODULES  # noqa: F401  (importing registers)
+def build(name: str, dataset, widths: Sequence[int], *, activation: str = "relu", **options) -> Construction:
+    """Build construction ``name`` (its ``activation`` variant) for ``dataset`` with hidden ``widths``."""
+    return get(name, activation).build(dataset, widths, activation=activation, **options)

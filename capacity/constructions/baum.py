@@ -38,11 +38,11 @@ import time
 
 import numpy as np
 
-from capacity.constructions._exact import exact_result, exact_mlp_outputs, exact_residual_ints
-from capacity.constructions._slabs import group_hyperplanes, make_groups, slab_exact_residual
+from capacity.constructions._slabs import group_hyperplanes, make_groups
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
+from capacity.networks import MLPNet
 
 
 def required_width(ds: Dataset) -> tuple[int, int]:
@@ -101,23 +101,8 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "max_abs_output_weight": float(np.abs(out).max()),
         "widths_requested": list(widths) if widths else None, "seconds": time.perf_counter() - t0,
     }
-    return Construction("baum", [kernel, out], [bias, out_bias], "relu", record)
-
-
-def certify(dataset: Dataset, widths=None, *, construction: Construction | None = None, float_build: Construction | None = None,
-            tol: float = 1e-6,
-            method: str = "structured", **opts) -> dict:
-    """Exact residual of the stored float64 network against one-hot targets (``structured`` or ``dense``)."""
-    c = construction or float_build or build(dataset, widths, **opts)
-    t0 = time.perf_counter()
-    target = np.eye(2)[dataset.y]
-    if method == "dense":
-        out, k = exact_mlp_outputs(c.kernels, c.biases, dataset.x)
-        r = exact_residual_ints(out, k, target)
-    else:
-        r = slab_exact_residual(c.kernels, c.biases, dataset.x, target)
-    return exact_result(r, tol, dataset.n, time.perf_counter() - t0, f"exact ({method}) evaluation of the stored float64 weights")
+    return Construction("baum", MLPNet([kernel, out], [bias, out_bias], "relu"), record)
 
 
 register("baum", build, "Baum 1988: one hidden layer of slab units (ReLU ramps), dichotomies of points in general "
-         "position", theorem="baum1988", certify=certify, widths_help="[4*ceil(m/dx)], m = smaller class")
+         "position", theorem="baum1988")

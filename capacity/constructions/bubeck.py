@@ -44,11 +44,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.constructions._exact import exact_result, exact_mlp_outputs, exact_residual_ints
-from capacity.constructions._slabs import group_hyperplanes, make_groups, slab_exact_residual
+from capacity.constructions._slabs import group_hyperplanes, make_groups
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
+from capacity.networks import MLPNet
 
 
 def required_width(n: int, dx: int) -> int:
@@ -112,24 +112,8 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "frobenius_hidden": float(np.linalg.norm(kernel)), "frobenius_output": float(np.linalg.norm(out)),
         "widths_requested": list(widths) if widths else None, "seconds": time.perf_counter() - t0,
     }
-    return Construction("bubeck", kernels, biases, "relu", record)
-
-
-def certify(dataset: Dataset, widths=None, *, construction: Construction | None = None, float_build: Construction | None = None,
-            tol: float = 1e-6,
-            method: str = "structured", **opts) -> dict:
-    """Exact residual of the stored float64 network: ``structured`` (default) or ``dense`` integers."""
-    c = construction or float_build or build(dataset, widths, **opts)
-    t0 = time.perf_counter()
-    if method == "dense":
-        out, k = exact_mlp_outputs(c.kernels, c.biases, dataset.x)
-        r = exact_residual_ints(out, k, dataset.y_original)
-        how = "exact integer evaluation of the stored float64 weights"
-    else:
-        r = slab_exact_residual(c.kernels, c.biases, dataset.x, dataset.y_original)
-        how = "exact rational evaluation of every possibly-active (point, group) pair; the rest cancel exactly"
-    return exact_result(r, tol, dataset.n, time.perf_counter() - t0, how)
+    return Construction("bubeck", MLPNet(kernels, biases, "relu"), record)
 
 
 register("bubeck", build, "Bubeck et al. 2020: one hidden layer, 4*ceil(N/dx) ReLUs, real labels, general position",
-         theorem="bubeck2020", certify=certify, widths_help="[4*ceil(N/dx)] (derived when omitted)")
+         theorem="bubeck2020")

@@ -8,7 +8,7 @@ every x_i exactly to its one-hot label; O(n log n + r²) parameters.  Key step (
 Lemma B.1): one block moves k chosen hidden vectors to k arbitrary targets and leaves the
 other n - k unchanged.
 
-**What this module builds** (format :mod:`capacity.resnet`, ``kind = "residual"``; stream
+**What this module builds** (format :mod:`capacity.networks`, ``kind = "residual"``; stream
 width D = k + r: k "hidden" coordinates plus r output coordinates, initially 0):
 
 1. ``A_0``: if dx <= k, the exact embedding x ↦ (x, 0) (unit norm and distances preserved
@@ -47,15 +47,10 @@ import time
 
 import numpy as np
 
-from capacity.constructions._exact import dyadic_ints, exact_result
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
-from capacity.errors import CapacityError, DataError, ShapeError, WidthError
-
-KIND = "residual"
-
-
-from capacity.errors import SeparationError  # noqa: E402  (re-exported for callers of this module)
+from capacity.errors import CapacityError, DataError, SeparationError, ShapeError, WidthError
+from capacity.networks import ResidualNet, ResidualParams
 
 
 def default_k(n: int, dx: int = 1) -> int:
@@ -177,7 +172,6 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
     R = np.zeros((d, r))
     R[k:, :] = np.eye(r)
     c_out = np.zeros(r)
-    extra = {"res_in_kernel": w_in, "res_in_bias": b_in, "res_U": U, "res_s": S, "res_V": V}
     record = {
         "theorem": "hardt-ma2017", "k": k, "stream_width": d, "classes": r, "blocks": n_blocks + 1,
         "retarget_blocks": n_blocks, "units_per_block": units, "hidden_relus": (n_blocks + 1) * units,
@@ -186,74 +180,8 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "max_abs_V": float(np.abs(V).max()), "surrogate_max_inner": float((q @ q.T - 2 * np.eye(r)).max()) if r > 1 else None,
         "params_formula_N_logN_plus_r2": None, "seconds": time.perf_counter() - t0,
     }
-    return Construction("hardt-ma", [R], [c_out], "relu", record, kind=KIND, extra=extra)
-
-
-def residual_params(c: Construction):
-    """The construction as :class:`capacity.resnet.ResidualParams` (float64)."""
-    from capacity.resnet import ResidualParams
-
-    e = c.extra
-    return ResidualParams(e["res_in_kernel"], e["res_in_bias"], e["res_U"], e["res_s"], e["res_V"], c.kernels[0], c.biases[0])
-
-
-def exact_outputs(c: Construction, x: np.ndarray):
-    """Exact f(x) of the stored float64 residual network: (ints (N, r) object array, k) with f = ints / 2^k."""
-    import flint
-
-    def mat(a):
-        ints, kk = dyadic_ints(a)
-        return flint.fmpz_mat([[int(v) for v in row] for row in np.atleast_2d(ints)]), kk
-
-    def shift(m, by):
-        return m * (1 << by) if by else m
-
-    e = c.extra
-    hm, kh = mat(x)
-    wm, kw = mat(e["res_in_kernel"])
-    bm, kb = mat(e["res_in_bias"][None, :])
-    n = x.shape[0]
-    ones = flint.fmpz_mat([[1]] * n)
-    h, kh = hm * wm, kh + kw
-    m = max(kh, kb)
-    h = shift(h, m - kh) + ones * shift(bm, m - kb)
-    kh = m
-    for b in range(e["res_U"].shape[0]):
-        um, ku = mat(e["res_U"][b])
-        sm, ks = mat(e["res_s"][b][None, :])
-        vm, kv = mat(e["res_V"][b])
-        z, kz = h * um, kh + ku
-        m = max(kz, ks)
-        z = shift(z, m - kz) + ones * shift(sm, m - ks)
-        kz = m
-        ent = z.entries()
-        rows, cols = z.nrows(), z.ncols()
-        a = flint.fmpz_mat(rows, cols, [v if v > 0 else 0 for v in ent])
-        upd, ku2 = a * vm, kz + kv
-        m = max(kh, ku2)
-        h = shift(h, m - kh) + shift(upd, m - ku2)
-        kh = m
-    rm, kr = mat(c.kernels[0])
-    cm, kc = mat(c.biases[0][None, :])
-    out, ko = h * rm, kh + kr
-    m = max(ko, kc)
-    out = shift(out, m - ko) + ones * shift(cm, m - kc)
-    ent = [int(v) for v in out.entries()]
-    return np.array(ent, dtype=object).reshape(out.nrows(), out.ncols()), m
-
-
-def certify(dataset: Dataset, widths=None, *, construction: Construction | None = None, float_build: Construction | None = None,
-            tol: float = 1e-6,
-            **opts) -> dict:
-    """Exact integer evaluation of the stored float64 residual network against one-hot targets."""
-    from capacity.constructions._exact import exact_residual_ints
-
-    c = construction or float_build or build(dataset, widths, **opts)
-    t0 = time.perf_counter()
-    out, k = exact_outputs(c, dataset.x)
-    r = exact_residual_ints(out, k, np.eye(out.shape[1])[dataset.y])
-    return exact_result(r, tol, dataset.n, time.perf_counter() - t0, "exact integer evaluation (fmpz_mat) of the stored weights")
+    return Construction("hardt-ma", ResidualNet(ResidualParams(w_in, b_in, U, S, V, R, c_out)), record)
 
 
 register("hardt-ma", build, "Hardt & Ma 2017: residual blocks re-targeting k = O(log N) points each, one-hot classes",
-         theorem="hardt-ma2017", certify=certify, widths_help="[k] block width (default max(ceil(2 log2 N), min(dx, 64)))")
+         theorem="hardt-ma2017")

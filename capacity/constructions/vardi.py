@@ -39,13 +39,13 @@ Depth m + n (max(b, c) + 2) + 1 layers, maximum width 10, parameters Õ(√N) (d
 layers), largest weight ≈ 2^{n·max(b,c)+1}: the Õ(√N)-bit weights of the theorem.  Labels must
 be integer classes 0..C-1; the network outputs the class index as a real number.
 
-**Representation.** Weights are Python ints (object arrays) in ``Construction.kernels`` /
-``biases``; ``kind = "mlp-exact"`` so the float64 verifier refuses it, and ``extra`` holds the
-exact weights as decimal strings (``exact_kernel_i``, ``exact_bias_i``) so NET.npz keeps them.
+**Representation.** Weights are Python ints: the network is an
+:class:`capacity.networks.ExactMLPNet` (kind ``mlp-exact``), which NET.npz stores as exact
+decimal strings with no float kernels.
 
-**Certification** (:func:`certify`): exact evaluation of the integer network at every data
-point (vectorised over points, sparse layers), ``certified-exact`` iff every output equals the
-label exactly.  Float64 checks are per gadget only (tests), where values stay below 2^53.
+**Certification**: the one exact engine evaluates the integer network at every data point;
+``certified-exact`` iff every output equals the label (the class index) exactly.  Float64 checks
+are per gadget only (tests), where values stay below 2^53.
 """
 
 from __future__ import annotations
@@ -56,12 +56,11 @@ from typing import Sequence
 
 import numpy as np
 
-from capacity.constructions._exact import dyadic_ints, exact_bits, exact_result
+from capacity.constructions._numbers import dyadic_ints
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, GeneralPositionError, ShapeError, WidthError
-
-KIND = "mlp-exact"
+from capacity.networks import ExactMLPNet, exact_bits
 
 # ----------------------------------------------------------------------- a tiny layer algebra
 # A "state" maps register names to affine expressions over the current layer's units:
@@ -299,10 +298,6 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
                              f"got widths with minimum {min(widths)}. Use widths [{max_width}] or more")
     allw = [v for k in kernels for v in k.ravel().tolist() if v] + [v for bb in biases for v in bb.tolist() if v]
     bits = max(exact_bits(v) for v in allw)
-    extra = {}
-    for i, (k, bb) in enumerate(zip(kernels, biases)):
-        extra[f"exact_kernel_{i}"] = np.array([str(v) for v in k.ravel().tolist()]).reshape(k.shape)
-        extra[f"exact_bias_{i}"] = np.array([str(v) for v in bb.tolist()])
     record = {
         "theorem": "vardi2022", "mechanism": "RECONSTRUCTED gadgets (module docstring)",
         "groups": len(groups), "group_size": n_mem, "code_bits_b": b_bits, "label_bits_c": c_bits,
@@ -312,67 +307,9 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "direction": a, "depth_L_variant": "not implemented (sizes not pinned down by the sources)",
         "seconds": time.perf_counter() - t0,
     }
-    return Construction("vardi", kernels, biases, "relu", record, kind=KIND, extra=extra)
-
-
-# --------------------------------------------------------------------------- exact evaluation
-
-
-def exact_forward(kernels, biases, xi: np.ndarray) -> np.ndarray:
-    """Exact outputs of an integer ReLU MLP at integer inputs ``xi`` (N, dx) object array.
-
-    Sparse: each unit sums only its non-zero inputs, vectorised over the N points.
-    """
-    h = [xi[:, j] for j in range(xi.shape[1])]
-    n_layers = len(kernels)
-    for li, (k, b) in enumerate(zip(kernels, biases)):
-        cols = []
-        for j in range(k.shape[1]):
-            acc = None
-            for i in np.flatnonzero(k[:, j] != 0).tolist():
-                w = k[i, j]
-                term = h[i] if w == 1 else (h[i] * w)
-                acc = term if acc is None else acc + term
-            if acc is None:
-                acc = np.full(xi.shape[0], b[j], dtype=object)
-            elif b[j]:
-                acc = acc + b[j]
-            if li < n_layers - 1:
-                acc = np.where(acc > 0, acc, 0)
-            cols.append(acc)
-        h = cols
-    return np.stack(h, axis=1)
-
-
-def input_ints(c: Construction, x: np.ndarray) -> np.ndarray:
-    """The inputs as integers on the scale the first layer was built for (x = ints / 2^e_x)."""
-    xi, e = dyadic_ints(x)
-    e_x = c.record["input_scale_bits"]
-    if e > e_x:
-        raise ShapeError(f"inputs need 2^{e} scaling but the network was built for 2^{e_x} (not its data?)")
-    return np.vectorize(lambda v: v << (e_x - e), otypes=[object])(xi)
-
-
-def integer_input_layers(c: Construction):
-    """(kernels, biases) acting on the integer inputs x 2^e_x: the first kernel divided by 2^e_x (exactly)."""
-    e_x = c.record["input_scale_bits"]
-    k0 = c.kernels[0]
-    if any(int(v) % (1 << e_x) for v in k0.ravel().tolist()):
-        raise ShapeError("first-layer weights are not multiples of 2^e_x: not a vardi network")
-    k0i = np.vectorize(lambda v: int(v) >> e_x, otypes=[object])(k0) if k0.size else k0
-    return [k0i] + list(c.kernels[1:]), list(c.biases)
-
-
-def certify(dataset: Dataset, widths=None, *, construction: Construction | None = None, float_build: Construction | None = None,
-            tol: float = 1e-6,
-            **opts) -> dict:
-    """Exact integer evaluation at every data point; certified-exact iff all outputs equal the labels."""
-    c = construction or float_build or build(dataset, widths, **opts)
-    t0 = time.perf_counter()
-    out = exact_forward(*integer_input_layers(c), input_ints(c, dataset.x))[:, 0]
-    diff = max(abs(int(o) - int(y)) for o, y in zip(out.tolist(), dataset.y.tolist()))
-    return exact_result(diff, tol, dataset.n, time.perf_counter() - t0, "exact integer forward pass")
+    # the network outputs the class index itself, not a one-hot vector
+    return Construction("vardi", ExactMLPNet(kernels, biases, "relu", meta={"targets": "class-index"}), record)
 
 
 register("vardi", build, "Vardi, Yehudai & Shamir 2022: O~(sqrt N) params, width <= 12, Gray-coded bit extraction "
-         "in exact integers", theorem="vardi2022", certify=certify, widths_help="[12] (depth derived)")
+         "in exact integers", theorem="vardi2022")

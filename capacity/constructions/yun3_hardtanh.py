@@ -35,10 +35,13 @@ from typing import Sequence
 
 import numpy as np
 
-from capacity.constructions.base import Construction
-from capacity.constructions.yun3 import QUARTER, _const, _sorted_problem, _wmax, check_widths, to_exact
+from capacity.constructions._block1d import QUARTER, check_block_widths
+from capacity.constructions._numbers import const as _const, to_exact, wmax as _wmax
+from capacity.constructions._projection import sorted_problem
+from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError
+from capacity.networks import ExactMLPNet, MLPNet
 
 
 def hardtanh_layers(T, Y, A: int, B: int, left_pos, right_pos, mu: float = 1.0):
@@ -123,15 +126,17 @@ def hardtanh_layers(T, Y, A: int, B: int, left_pos, right_pos, mu: float = 1.0):
     return a1, c1, w2, b2, max_depth
 
 
-def build(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, trials: int = 64, mu: float = 1.0,
-          **_ignored) -> Construction:
+def build(dataset: Dataset, widths: Sequence[int], *, activation: str = "hardtanh", seed: int = 0, trials: int = 64,
+          mu: float = 1.0) -> Construction:
     """Hard-tanh 3-layer memorizer: widths (d1, d2) with 4*floor(d1/2)*floor(d2/(2 dy)) >= N."""
     if dataset.is_classification:
         raise CapacityError("yun3 (hard-tanh) fits real labels; for classes use yun-classify")
+    if activation != "hardtanh":
+        raise CapacityError(f"this is the hard-tanh builder of yun3; got activation {activation!r}")
     n, dy = dataset.n, dataset.dy
-    A, B = check_widths(n, widths, dy, "hardtanh")
+    A, B = check_block_widths(n, widths, dy, "hardtanh")
     t0 = time.perf_counter()
-    u, t, order = _sorted_problem(dataset, seed, trials)
+    u, t, order = sorted_problem(dataset, seed, trials)
     ts = t[order]
     if n > 1 and np.min(np.diff(ts)) <= 0:
         raise CapacityError("projected inputs coincide in float64; rescale or deduplicate the inputs")
@@ -144,7 +149,7 @@ def build(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, trials: int
               "projection": [float(v) for v in u], "max_depth": depth,
               "span_over_min_gap": float((ts[-1] - ts[0]) / np.min(np.diff(ts))) if n > 1 else 1.0,
               "build_seconds": time.perf_counter() - t0}
-    return Construction("yun3", [k1, k2, k3], [bb1, bb2, bb3], "hardtanh", record)
+    return Construction("yun3", MLPNet([k1, k2, k3], [bb1, bb2, bb3], "hardtanh"), record)
 
 
 def pad_positions(ts, ys, cap):
@@ -184,16 +189,12 @@ def assemble(u, a1, c1, w2, b2, d1, d2, dy, scale):
     return k1, bb1, k2, bb2, k3, bb3
 
 
-def certify_exact(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, trials: int = 64, mu: float = 1.0,
-                  float_build: Construction | None = None, **_ignored):
-    """The hard-tanh construction carried out in exact rationals, checked to interpolate exactly."""
-    from capacity.certify import check_exact
-
-    t0 = time.perf_counter()
+def exact_network(dataset: Dataset, widths: Sequence[int], float_build: Construction, *, mu: float = 1.0,
+                  **_options) -> ExactMLPNet:
+    """The hard-tanh construction carried out in exact rationals (projection from ``float_build``)."""
     n, dy = dataset.n, dataset.dy
-    A, B = check_widths(n, widths, dy, "hardtanh")
-    fb = float_build if float_build is not None else build(dataset, widths, seed=seed, trials=trials, mu=mu)
-    u = to_exact(np.asarray(fb.record["projection"]))
+    A, B = check_block_widths(n, widths, dy, "hardtanh")
+    u = to_exact(np.asarray(float_build.record["projection"]))
     t = to_exact(dataset.x) @ u
     order = sorted(range(n), key=lambda i: t[i])
     ts = np.array([t[i] for i in order], dtype=object)
@@ -203,9 +204,8 @@ def certify_exact(dataset: Dataset, widths: Sequence[int], *, seed: int = 0, tri
     a1, c1, w2, b2, _ = hardtanh_layers(T, Y, A, B, left_pos, right_pos, mu)
     scale = to_exact(np.array(dataset.label_scale))[()]
     k1, bb1, k2, bb2, k3, bb3 = assemble(u, a1, c1, w2, b2, int(widths[0]), int(widths[1]), dy, scale)
-    t_build = time.perf_counter() - t0
-    res = check_exact([k1, k2, k3], [bb1, bb2, bb3], to_exact(dataset.x), to_exact(dataset.y_original), "hardtanh")
-    res.notes.append(f"method: the hard-tanh construction carried out in exact rationals and evaluated exactly; "
-                     f"exact construction {t_build:.2f} s, exact evaluation {res.seconds:.2f} s")
-    res.seconds += t_build
-    return res
+    return ExactMLPNet([k1, k2, k3], [bb1, bb2, bb3], "hardtanh")
+
+
+register("yun3", build, "Yun-Sra-Jadbabaie 3-layer memorizer, hard-tanh variant (formula UNCONFIRMED)",
+         theorem="yun3-hardtanh", exact=exact_network, activation="hardtanh")

@@ -33,11 +33,9 @@ below d (d = 2^-9 for 100 classes).  Then class k's trapezoid has the pattern (o
 off, off) and f_k = (b_a - b_b)/d, where b_a, b_b are two stored layer-3 biases whose
 difference is exactly d: the s-dependence cancels exactly.  Every other trapezoid is all-on
 or all-off and gives exactly 0.  So the *stored float64 network*, evaluated in exact
-arithmetic, outputs exactly e_{y_i}.  :func:`certify` proves this at every point: the
-layer-3 activation pattern is certified by the rigorous rounding bound of
-:func:`capacity.verify.forward_checked`, and on each certified pattern the output is
-evaluated in exact rationals (the kernel combination multiplying the layer-2 values is
-checked to vanish exactly, and the constant part to equal the one-hot vector).
+arithmetic, outputs exactly e_{y_i}.  The exact engine (:func:`capacity.verification.certify`,
+evaluating the stored weights in exact rationals) proves this at every point: certified-exact
+means every output equals its one-hot target exactly.
 
 Size: 4A + 4B + 4dy ReLUs (about 4 sqrt(N) + 4 dy at d1 = d2), against
 Theta(sqrt(N dy)) for fitting one-hot labels with the 3-layer theorem.
@@ -53,9 +51,11 @@ from typing import Sequence
 import numpy as np
 
 from capacity.constructions.base import Construction, register
-from capacity.constructions.yun3 import block_1d, choose_projection
+from capacity.constructions._block1d import block_1d
+from capacity.constructions._projection import choose_projection
 from capacity.data import Dataset
 from capacity.errors import CapacityError, DataError, WidthError
+from capacity.networks import MLPNet
 from theory.bounds import yun_classify_capacity, yun_classify_smallest_widths
 
 
@@ -157,95 +157,12 @@ def build(dataset: Dataset, widths: Sequence[int], *, activation: str = "relu", 
         "build_seconds": time.perf_counter() - t0,
         **{k: v for k, v in blk.info.items() if k != "slopes"},
     }
-    return Construction("yun-classify", [k0, k1, k2, k3], [b0, b1, b2, b3], "relu", record)
+    return Construction("yun-classify", MLPNet([k0, k1, k2, k3], [b0, b1, b2, b3], "relu"), record)
 
 
 # ------------------------------------------------------------------------ exact tier
 
 
-def _frac(v) -> Fraction:
-    return Fraction(float(v))
-
-
-def certify_locally_constant(kernels: Sequence, biases: Sequence, x, labels, *, chunk: int = 4096) -> dict:
-    """Prove f(x_i) = one-hot(labels_i) exactly for a stored float64 ReLU MLP whose output is
-    constant near each data point (as the classifier's is).
-
-    1. Rigorous float64 pass (:func:`capacity.verify.forward_checked`) up to the last hidden
-       pre-activations z; a unit's sign is certified when |ẑ| > its error bound.
-    2. For output k, only units j with W[j, k] != 0 matter.  For each distinct certified
-       pattern P of those units, exactly (Fractions): sum_{j in P} W[j, k] K[:, j] must be
-       0 (then f_k does not depend on the previous layer there) and
-       f_k = sum_{j in P} W[j, k] b[j] + c_k is compared with the one-hot target.
-
-    Returns a dict with ``level`` (certified-exact iff every point is certified and every
-    output equals its one-hot target exactly), ``exact_residual`` (float; inf where some
-    point could not be handled), ``exact_residual_str``, ``uncertified`` (point indices),
-    ``patterns`` (distinct (output, pattern) pairs evaluated exactly), ``seconds``, ``method``.
-    """
-    import jax.numpy as jnp
-
-    from capacity.verify import forward_checked
-
-    t0 = time.perf_counter()
-    kernels = [np.asarray(k, np.float64) for k in kernels]
-    biases = [np.asarray(b, np.float64) for b in biases]
-    labels = np.asarray(labels)
-    z, bound, _, _ = forward_checked([jnp.asarray(k) for k in kernels[:-1]], [jnp.asarray(b) for b in biases[:-1]],
-                                     jnp.asarray(x, jnp.float64), "relu", chunk)
-    z, bound = np.asarray(z), np.asarray(bound)
-    sure = np.abs(z) > bound
-    on = z > 0
-    K, b = kernels[-2], biases[-2]
-    W, c = kernels[-1], biases[-1]
-    n, dy = x.shape[0], W.shape[1]
-    bad = set(np.flatnonzero(~np.all(sure | (W == 0).all(axis=1)[None, :], axis=1)).tolist())
-    worst = Fraction(0)
-    cache: dict = {}
-    for k in range(dy):
-        rows = np.flatnonzero(W[:, k] != 0)
-        keys = on[:, rows]
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        vals = []
-        for pat in uniq:
-            key = (k, pat.tobytes())
-            if key not in cache:
-                act = rows[pat]
-                coef = [sum((_frac(W[j, k]) * _frac(K[i, j]) for j in act), Fraction(0)) for i in range(K.shape[0])]
-                const = sum((_frac(W[j, k]) * _frac(b[j]) for j in act), Fraction(0)) + _frac(c[k])
-                cache[key] = const if all(v == 0 for v in coef) else None
-            vals.append(cache[key])
-        for i in range(n):
-            if i in bad:
-                continue
-            v = vals[int(inv.ravel()[i])]
-            if v is None:
-                bad.add(i)
-                continue
-            r = abs(v - (1 if k == int(labels[i]) else 0))
-            worst = max(worst, r)
-    if bad:
-        level, res = "failed", math.inf
-    else:
-        level, res = ("certified-exact" if worst == 0 else "failed"), float(worst)
-    return {"level": level, "exact_residual": res, "exact_residual_str": str(worst) if not bad else "n/a",
-            "uncertified": sorted(bad)[:20], "n_uncertified": len(bad), "patterns": len(cache),
-            "seconds": time.perf_counter() - t0,
-            "method": "last-hidden-layer pattern certified by the rigorous float64 bound; on each pattern the output "
-                      "of the stored float64 weights evaluated in exact rationals (locally constant)"}
-
-
-def certify(dataset: Dataset, widths: Sequence[int], *, construction: Construction | None = None,
-            tol: float = 1e-6, **opts) -> dict:
-    """Exact tier: the stored float64 classifier outputs exactly one-hot(y_i) at every point.
-
-    See :func:`certify_locally_constant`; ``construction`` skips the rebuild.
-    """
-    c = construction or build(dataset, widths, **opts)
-    return certify_locally_constant(c.kernels, c.biases, dataset.x, dataset.y)
-
-
 register("yun-classify", build,
          "4-layer ReLU classifier: scalar Yun block to class codes, then 4-ReLU trapezoids; exact one-hot output",
-         theorem="yun-classify", certify=certify,
-         widths_help="D1,D2,D3 with 4*floor(D1/4)*floor(D2/4) >= N and D3 >= 4*classes")
+         theorem="yun-classify")

@@ -57,10 +57,11 @@ Precision: the tent slopes are 2/g_C; g_C shrinks roughly like 1/(N * #blocks) f
 Gaussian data, so max|V| grows like that.  The float64 residual on a chunk point is
 about |rounding of a.x - b| / w (1e-10 at N = 2000, dx = 20).
 
-Exact tier (:func:`certify_exact`): the same chunks are re-solved in exact rationals
+Exact tier (:func:`exact_network`): the same chunks are re-solved in exact rationals
 (the normal is the exact projection of the float normal onto the chunk's orthogonal
-complement), general position of every chunk is checked exactly, and the network is
-evaluated exactly at every point: f(x_i) = one-hot(y_i) with residual exactly 0.
+complement, the offset and tent width exact), general position of every chunk is checked
+exactly, and the resulting rational network is evaluated by the one exact engine:
+f(x_i) = one-hot(y_i) with residual exactly 0.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ import numpy as np
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, DataError, GeneralPositionError, WidthError
-from capacity.resnet import EXTRA_KEYS, KIND, ResidualParams, check_params
-from capacity.verify import gamma, unit_roundoff
+from capacity.networks import ResidualNet, ResidualParams, check_params, gamma, unit_roundoff
+from theory.bounds import chunk_capacity, resnet_capacity, resnet_smallest_blocks as smallest_chunks
 
 BLOCKS = {"tent": 3, "trapezoid": 4}
 
@@ -84,46 +85,9 @@ BLOCKS = {"tent": 3, "trapezoid": 4}
 # ----------------------------------------------------------------------- capacity
 
 
-def chunk_capacity(chunks: int, dx: int, dy: int) -> int:
-    """Largest N such that *every* dy-class dataset of N points in general position in R^dx
-    fits in ``chunks`` chunks of <= dx same-class points (one tent each).
-
-    The worst class split needs dy + floor((N - dy)/dx) chunks (all remainders in one class),
-    so this is chunks*dx - (dy - 1)(dx - 1) when chunks >= dy, and chunks otherwise
-    (same formula as :func:`theory.bounds.resnet_capacity`).
-
-    >>> chunk_capacity(60, dx=20, dy=1)
-    1200
-    >>> chunk_capacity(110, dx=20, dy=10)
-    2029
-    """
-    chunks = int(chunks)
-    if dx < 1 or dy < 1 or chunks < 1:
-        return 0
-    if chunks < dy:
-        return chunks
-    return chunks * dx - (dy - 1) * (dx - 1)
-
-
-def resnet_capacity(block_widths: Sequence[int], dx: int, dy: int, relus_per_block: int = 3) -> int:
-    """Capacity of residual branches of the given widths: each holds floor(w / relus_per_block) tents.
-
-    >>> resnet_capacity([3] * 55, 20, 10)
-    929
-    """
-    return chunk_capacity(sum(int(w) // int(relus_per_block) for w in block_widths), dx, dy)
-
-
 def blocks_needed(class_counts: Sequence[int], chunk_size: int) -> int:
     """sum_k ceil(N_k / m): the chunks (tents) this dataset needs."""
     return int(sum(-(-int(c) // int(chunk_size)) for c in class_counts if c > 0))
-
-
-def smallest_chunks(n: int, dx: int, dy: int) -> int:
-    """Fewest chunks whose worst-case capacity is >= n."""
-    if n <= 0:
-        return 0
-    return n if n <= dy else dy + (n - dy) // dx
 
 
 # ----------------------------------------------------------------------- geometry
@@ -336,7 +300,7 @@ def build(dataset: Dataset, widths: Sequence[int] = (), *, activation: str = "re
       tries / normal_trials: chunkings / free normals tried, keeping the largest margin.
 
     Returns:
-      Construction of kind "residual" (arrays in ``extra`` as in :mod:`capacity.resnet`).
+      Construction of kind "residual" (arrays in ``extra`` as in :mod:`capacity.networks`).
     """
     m = _validate(dataset, activation, block, chunk_size)
     check_widths(dataset, widths, m, block)
@@ -365,29 +329,24 @@ def build(dataset: Dataset, widths: Sequence[int] = (), *, activation: str = "re
         "seed": seed, "tries": tries, "normal_trials": normal_trials,
         "build_seconds": time.perf_counter() - t0,
     }
-    extra = dict(zip(EXTRA_KEYS, (p.w_in, p.b_in, p.u, p.s, p.v)))
-    return Construction("yun-resnet", [p.r], [p.c], "relu", record, kind=KIND, extra=extra)
+    return Construction("yun-resnet", ResidualNet(p), record)
 
 
-# ---------------------------------------------------------------------- exact tier
+def exact_network(dataset: Dataset, widths: Sequence[int], float_build: Construction, *, seed: int = 0,
+                  block: str = "tent", chunk_size: int | None = None, tries: int = 4, normal_trials: int = 8,
+                  **_options) -> ResidualNet:
+    """The construction re-solved in exact rationals (same chunks and float normals as :func:`build`).
 
-
-def certify_exact(dataset: Dataset, widths: Sequence[int] = (), *, seed: int = 0, block: str = "tent",
-                  chunk_size: int | None = None, tries: int = 4, normal_trials: int = 8, tol: float = 1e-6,
-                  construction: Construction | None = None, **_ignored) -> dict:
-    """Re-solve the construction's chunks in exact rationals and evaluate it exactly.
-
-    Uses the chunking and float normals of :func:`build` (same arguments, same seed); the
-    exact normal is the projection of the float normal onto the orthogonal complement of
-    the chunk's differences, so a.x_p = b holds *exactly* on the chunk.  General position is
-    checked exactly (every other point has a.x_j != b).  Then every point is pushed through
-    the exact network (tent blocks with width g_C / 2, exact) and compared to its one-hot label.
+    The exact normal of a chunk is the projection of its float normal onto the orthogonal
+    complement of the chunk's differences, so a.x_p = b holds *exactly* on the chunk; general
+    position is checked exactly (every other point has a.x_j != b, else GeneralPositionError);
+    the tent (or trapezoid) width is set from the exact margin.  Returns a residual network with
+    exact rational weights, for the exact engine.
     """
-    from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
+    from flint import fmpq, fmpq_mat
 
     m = _validate(dataset, "relu", block, chunk_size)
     check_widths(dataset, widths, m, block)
-    t0 = time.perf_counter()
     chunks = plan(dataset, m, seed=seed, tries=tries, normal_trials=normal_trials)
     n, dx, dy = dataset.n, dataset.dx, dataset.dy
 
@@ -395,72 +354,54 @@ def certify_exact(dataset: Dataset, widths: Sequence[int] = (), *, seed: int = 0
         return fmpq(*float(v).as_integer_ratio())
 
     X = fmpq_mat(n, dx, [q(v) for v in dataset.x.ravel()])
-    # integer form (exact and much faster to compare than rationals): x = Xz / 2^e, and each
-    # normal scaled by its common denominator (a hyperplane does not care about the scale)
-    e = max(max(-math.frexp(float(v))[1] + 53, 0) for v in dataset.x.ravel())
-    Xz = fmpz_mat(n, dx, [int(fmpq(*float(v).as_integer_ratio()) * (1 << e)) for v in dataset.x.ravel()])
-    normals = []
-    for c in chunks:
+    fp = float_build.net.params
+    nb, d, width = fp.u.shape
+    U = np.full((nb, d, width), fmpq(0), dtype=object)
+    S = np.full((nb, width), fmpq(-1), dtype=object)
+    V = np.full((nb, width, d), fmpq(0), dtype=object)
+    k = BLOCKS[block]
+    where, _ = _layout(len(chunks), widths, k)
+    used = np.zeros(nb, dtype=int)
+    for c, blk in zip(chunks, where):
         a0 = fmpq_mat(dx, 1, [q(v) for v in c.a])
+        p0 = int(c.idx[0])
         if len(c.idx) > 1:
-            p0 = int(c.idx[0])
             D = fmpq_mat(len(c.idx) - 1, dx, [X[int(i), j] - X[p0, j] for i in c.idx[1:] for j in range(dx)])
             G = D * D.transpose()
             if G.rank() < G.nrows():
                 raise GeneralPositionError(f"exact check: the chunk {c.idx.tolist()} (class {c.cls}) is affinely dependent")
-            a = a0 - D.transpose() * G.solve(D * a0)
+            a_mat = a0 - D.transpose() * G.solve(D * a0)
         else:
-            a = a0
-        num, _den = a.numer_denom()
-        normals.append([num[j, 0] for j in range(dx)])
-    nb = len(chunks)
-    Az = fmpz_mat(dx, nb, [normals[b][j] for j in range(dx) for b in range(nb)])
-    flat = (Xz * Az).entries()  # row-major (n, nb): 2^e * a_b . x_i, exact integers
-    out = [[fmpq(0)] * dy for _ in range(n)]
-    min_margin = math.inf
-    k_relu = BLOCKS[block]
-    for bi, c in enumerate(chunks):
+            a_mat = a0
+        a = [a_mat[j, 0] for j in range(dx)]
+        proj = X * a_mat
+        s_val = [proj[i, 0] for i in range(n)]
+        b = s_val[p0]
         own = set(int(i) for i in c.idx)
-        off_b = flat[int(c.idx[0]) * nb + bi]
-        s = [flat[i * nb + bi] - off_b for i in range(n)]
-        if any(s[i] != 0 for i in own):
+        off = [abs(s_val[i] - b) for i in range(n) if i not in own]
+        if any(s_val[i] != b for i in own):
             raise GeneralPositionError(f"exact check: chunk {sorted(own)} is not on its exact hyperplane")
-        off = [abs(s[i]) for i in range(n) if i not in own]
         if off and min(off) == 0:
-            j = next(i for i in range(n) if i not in own and s[i] == 0)
-            raise GeneralPositionError(f"exact check: the points {sorted(own | {j})} lie on one affine hyperplane of R^{dx}")
-        g = fmpq(min(off)) if off else fmpq(1)
-        normsq = sum((v * v for v in normals[bi]), fmpz(0)) * (fmpz(1) << (2 * e))
-        min_margin = min(min_margin, math.sqrt(float(g * g / normsq)))  # Euclidean distance, for the report
-        w = g / 2 if k_relu == 3 else g / 3
-        support = w if k_relu == 3 else 2 * w
-        zero = fmpq(0)
-        for i in range(n):
-            if abs(s[i]) >= support:  # every ReLU of the block is on its linear side: the sum is 0 identically
-                continue
-            si = fmpq(s[i])
-            if k_relu == 3:
-                tau = (max(si + w, zero) - 2 * max(si, zero) + max(si - w, zero)) / w
-            else:
-                tau = (max(si + 2 * w, zero) - max(si + w, zero) - max(si - w, zero) + max(si - 2 * w, zero)) / w
-            out[i][c.cls] += tau
-    worst = fmpq(0)
-    for i in range(n):
-        for k in range(dy):
-            r = abs(out[i][k] - (1 if k == int(dataset.y[i]) else 0))
-            if r > worst:
-                worst = r
-    level = "certified-exact" if worst == 0 else ("certified-bound" if worst <= fmpq(*float(tol).as_integer_ratio())
-                                                   else "failed")
-    return {"level": level, "exact_residual": float(worst), "exact_residual_str": str(worst) if worst else "0",
-            "seconds": time.perf_counter() - t0, "chunks": nb, "min_margin": min_margin,
-            "method": "construction re-solved in exact rationals (same chunks; general position of every chunk "
-                      "checked exactly) and evaluated exactly at every point; this certifies the construction, "
-                      "the stored float64 weights are covered by the rigorous bound of capacity.resnet.verify_residual"}
+            j = next(i for i in range(n) if i not in own and s_val[i] == b)
+            raise GeneralPositionError(f"exact check: the points {sorted(own | {j})} lie on one affine hyperplane "
+                                       f"of R^{dx}")
+        g = min(off) if off else fmpq(1)
+        cols = slice(int(used[blk]), int(used[blk]) + k)
+        used[blk] += k
+        U[blk, :dx, cols] = np.array(a, dtype=object)[:, None]
+        if k == 3:
+            w = g / 2
+            S[blk, cols] = [-b + w, -b, -b - w]
+            V[blk, cols, dx + c.cls] = [1 / w, -2 / w, 1 / w]
+        else:
+            w = g / 3
+            S[blk, cols] = [-b + 2 * w, -b + w, -b - w, -b - 2 * w]
+            V[blk, cols, dx + c.cls] = [1 / w, -1 / w, -1 / w, 1 / w]
+    to_q = np.vectorize(q, otypes=[object])
+    return ResidualNet(ResidualParams(to_q(fp.w_in), to_q(fp.b_in), U, S, V, to_q(fp.r), to_q(fp.c)))
 
 
 register("yun-resnet", build,
          "residual net, blocks h <- h + V relu(U h + s), 3 ReLUs per chunk of <= dx same-class points "
          "(general position); exact one-hot read-out",
-         theorem="yun-resnet", certify=certify_exact,
-         widths_help="H: total hidden ReLUs in the residual branches (optional; default: as many as needed)")
+         theorem="yun-resnet", exact=exact_network)

@@ -47,10 +47,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.constructions._exact import exact_result
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, GeneralPositionError, ShapeError, WidthError
+from capacity.networks import MLPNet
 
 THETA = Fraction(1, 4)
 
@@ -154,46 +154,8 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "max_abs_output_weight": float(absw.max()), "min_abs_output_weight": float(absw[absw > 0].min()) if np.any(absw > 0) else 0.0,
         "widths_requested": list(widths) if widths else None, "seconds": time.perf_counter() - t0,
     }
-    return Construction("zhang", [kernel0, kernel1], [bias0, bias1], "relu", record)
-
-
-def exact_residual_of(c: Construction, ds: Dataset) -> Fraction:
-    """Exact max_i |f(x_i) - y_i| of the stored float64 network (O(N d) exact operations)."""
-    a = c.kernels[0][:, 0]
-    if not np.all(c.kernels[0] == a[:, None]):
-        raise ShapeError("not a Zhang network: the hidden kernel columns differ")
-    b = [-Fraction(float(v)) for v in c.biases[0]]
-    w = [Fraction(float(v)) for v in c.kernels[1][:, 0]]
-    c0 = Fraction(float(c.biases[1][0]))
-    n = len(b)
-    for j in range(1, n):
-        if not b[j - 1] < b[j]:
-            raise ShapeError(f"not a Zhang network: biases not increasing at unit {j}")
-    z = _exact_z(ds.x, a)
-    pre_s, pre_t = [Fraction(0)], [Fraction(0)]
-    for j in range(n):
-        pre_s.append(pre_s[-1] + w[j])
-        pre_t.append(pre_t[-1] + w[j] * b[j])
-    import bisect
-
-    worst = Fraction(0)
-    y = ds.y_original[:, 0]
-    for i in range(ds.n):
-        k = bisect.bisect_left(b, z[i])  # units j < k have b_j < z_i (active), exactly
-        f = z[i] * pre_s[k] - pre_t[k] + c0
-        worst = max(worst, abs(f - Fraction(float(y[i]))))
-    return worst
-
-
-def certify(dataset: Dataset, widths=None, *, construction: Construction | None = None, float_build: Construction | None = None,
-            tol: float = 1e-6,
-            **opts) -> dict:
-    """Exact rational evaluation of the stored network (see the module docstring)."""
-    c = construction or float_build or build(dataset, widths, **opts)
-    t0 = time.perf_counter()
-    r = exact_residual_of(c, dataset)
-    return exact_result(r, tol, dataset.n, time.perf_counter() - t0, "exact prefix sums over the exact activation pattern")
+    return Construction("zhang", MLPNet([kernel0, kernel1], [bias0, bias1], "relu"), record)
 
 
 register("zhang", build, "Zhang et al. 2017: one hidden ReLU layer, N units sharing one projection, 2N + d params",
-         theorem="zhang2017", certify=certify, widths_help="[N] (derived when omitted)")
+         theorem="zhang2017")

@@ -1,4 +1,4 @@
-"""Exact tier: networks evaluated in rational arithmetic.
+"""The exact engine: networks evaluated in rational arithmetic (every kind, one contract).
 
 Every float64 number is a dyadic rational, so a float64 network and float64 data can be
 evaluated *exactly*; a construction carried out in rational arithmetic (its weights are
@@ -7,7 +7,10 @@ rationals, not roundings) can be checked to interpolate with residual exactly 0.
 Backend: python-flint (``fmpq_mat``, FLINT's exact rational matrices), falling back to the
 standard library's :class:`fractions.Fraction` (about 16x slower; fine for small networks).
 
-Levels (see :mod:`capacity.verify`):
+Entry points: :func:`certify_mlp` (plain and exact-integer MLPs), :func:`certify_residual`
+(residual networks), both returning one :class:`ExactResult`; :func:`exact_outputs`.
+
+Levels (see :mod:`capacity.verification`):
 
 * ``certified-exact``: f(x_i) = y_i exactly for every i (exact arithmetic, no rounding anywhere);
 * ``certified-bound``: the exact residual max_i |f(x_i) - y_i| (computed exactly) is <= tol;
@@ -43,6 +46,7 @@ class ExactResult:
     backend: str
     min_abs_preactivation: float | None = None  # exact kink margin (rounded for display)
     notes: list = dataclasses.field(default_factory=list)
+    method: str = ""
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,7 +189,8 @@ def _exact_array(a) -> np.ndarray:
     return out
 
 
-def exact_forward(kernels, biases, x, activation: str = "relu", rank_one_fast_path: bool = True):
+def exact_outputs(kernels, biases, x, activation: str = "relu", rank_one_fast_path: bool = True,
+                  per_point_margin: bool = False):
     """Exact outputs of the network at the rows of x.
 
     Args:
@@ -195,7 +200,8 @@ def exact_forward(kernels, biases, x, activation: str = "relu", rank_one_fast_pa
     Returns:
       (outputs as a list of rows of exact rationals, min |pre-activation - kink| over hidden units;
       with the rank-one fast path the first layer's pre-activations are not formed and the minimum
-      covers the later layers only).
+      covers the later layers only).  With ``per_point_margin`` the second item is a list with
+      one minimum per point (the fast path is then not taken).
 
     When the first kernel is exactly rank one (as in the one-projection constructions) and the
     activation is ReLU, the first two layers are evaluated by :func:`_rank_one_forward`, which is
@@ -207,7 +213,9 @@ def exact_forward(kernels, biases, x, activation: str = "relu", rank_one_fast_pa
     n_layers = len(kernels)
     margin = None
     start = 0
-    if activation == "relu" and n_layers >= 3 and rank_one_fast_path:
+    if per_point_margin:
+        margins = [None] * h.rows
+    if activation == "relu" and n_layers >= 3 and rank_one_fast_path and not per_point_margin:
         k0 = _exact_array(kernels[0])
         ua = _rank_one(k0)
         if ua is not None:
@@ -225,16 +233,23 @@ def exact_forward(kernels, biases, x, activation: str = "relu", rank_one_fast_pa
         if i < n_layers - 1:
             ent = z.entries()
             if activation == "relu":
-                m = min(abs(e) for e in ent)
+                dist = [abs(e) for e in ent]
                 h = z.map(lambda e: e if e > zero else zero)
             else:
-                m = min(min(abs(e - one), abs(e + one)) for e in ent)
+                dist = [min(abs(e - one), abs(e + one)) for e in ent]
                 h = z.map(lambda e: one if e > one else (-one if e < -one else e))
+            m = min(dist)
             margin = m if margin is None else min(margin, m)
+            if per_point_margin:
+                for r in range(z.rows):
+                    mr = min(dist[r * z.cols:(r + 1) * z.cols])
+                    margins[r] = mr if margins[r] is None else min(margins[r], mr)
         else:
             h = z
     ent = h.entries()
     rows = [ent[i * h.cols:(i + 1) * h.cols] for i in range(h.rows)]
+    if per_point_margin:
+        return rows, [m if m is not None else float("inf") for m in margins]
     return rows, margin
 
 
@@ -258,39 +273,51 @@ def exact_residual(outputs, targets) -> tuple[object, int]:
     return worst, k
 
 
-def check_exact(kernels, biases, x, y, activation: str = "relu", tol: float = 0.0) -> ExactResult:
-    """Evaluate exactly and compare with the targets ``y`` (float64 or exact).
+def _level(worst, tol: float) -> str:
+    if worst == 0:
+        return "certified-exact"
+    return "certified-bound" if worst <= _scalar(tol) else "failed"
 
-    ``certified-exact`` when every output equals its label exactly; ``certified-bound`` when
-    the exact residual is nonzero but <= tol; ``failed`` otherwise.
+
+def _result(worst, k, margin, t0, method) -> "ExactResult":
+    wf = _to_float(worst)
+    return ExactResult(level="", exact_residual="0" if worst == 0 else f"{wf:.6e}", exact_residual_float=wf,
+                       n_checked=k, seconds=time.perf_counter() - t0, backend=backend_name(),
+                       min_abs_preactivation=None if margin is None else _to_float(margin), method=method)
+
+
+def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float = 0.0) -> ExactResult:
+    """Evaluate an MLP exactly at every row of x and compare with the targets y (N, dy).
+
+    kernels/biases: float64 arrays or object arrays of exact numbers.  ``certified-exact`` when
+    every output equals its target exactly; ``certified-bound`` when the exact residual is
+    nonzero but <= tol; ``failed`` otherwise.
     """
     t0 = time.perf_counter()
-    outs, margin = exact_forward(kernels, biases, x, activation)
+    outs, margin = exact_outputs(kernels, biases, x, activation)
     worst, k = exact_residual(outs, y)
-    wf = _to_float(worst)
-    if worst == 0:
-        level = "certified-exact"
-    elif wf <= tol:
-        level = "certified-bound"
-    else:
-        level = "failed"
-    return ExactResult(level=level, exact_residual="0" if worst == 0 else f"{wf:.6e}", exact_residual_float=wf,
-                       n_checked=k, seconds=time.perf_counter() - t0, backend=backend_name(),
-                       min_abs_preactivation=None if margin is None else _to_float(margin))
+    res = _result(worst, k, margin, t0, "exact rational evaluation (rank-one shortcut for a rank-one first layer)")
+    res.level = _level(worst, tol)
+    return res
 
 
-def as_exact_result(obj) -> ExactResult:
-    """Normalise what a construction's exact tier returns (an ExactResult or a dict with at least
-    ``level``, ``exact_residual`` and ``seconds``) to an :class:`ExactResult`."""
-    if isinstance(obj, ExactResult):
-        return obj
-    if not isinstance(obj, dict) or "level" not in obj:
-        raise TypeError(f"an exact tier must return an ExactResult or a dict with 'level'; got {type(obj).__name__}")
-    res = obj.get("exact_residual", None)
-    res_f = float(res) if isinstance(res, (int, float)) else float(obj.get("exact_residual_float", float("nan")))
-    res_s = obj.get("exact_residual_str") or ("0" if res_f == 0 else f"{res_f:.6e}")
-    notes = [f"{k}: {v}" for k, v in obj.items() if k in ("method", "note", "notes")]
-    return ExactResult(level=obj["level"], exact_residual=str(res_s), exact_residual_float=res_f,
-                       n_checked=int(obj.get("n_checked", obj.get("n", 0)) or 0),
-                       seconds=float(obj.get("seconds", 0.0)), backend=obj.get("backend", backend_name()),
-                       notes=notes)
+def certify_residual(params, x, y, *, tol: float = 0.0) -> ExactResult:
+    """Evaluate a residual network exactly (params in ResidualParams order) and compare with y."""
+    t0 = time.perf_counter()
+    w_in, b_in, U, s, V, R, c = (_exact_array(a) for a in params)
+    xq = _exact_array(x)
+    zero = _scalar(0)
+    h = xq.dot(w_in) + b_in[None, :]
+    margin = None
+    for b in range(U.shape[0]):
+        z = h.dot(U[b]) + s[b][None, :]
+        if z.size:
+            m = min(abs(v) for v in z.ravel().tolist())
+            margin = m if margin is None else min(margin, m)
+        a = np.where(z > zero, z, zero) if z.size else z
+        h = h + a.dot(V[b])
+    out = h.dot(R) + c[None, :]
+    worst, k = exact_residual(out.tolist(), y)
+    res = _result(worst, k, margin, t0, "exact rational evaluation of the residual network")
+    res.level = _level(worst, tol)
+    return res

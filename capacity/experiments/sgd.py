@@ -12,7 +12,7 @@ compare it with a prediction we can compute ourselves.
 Our setting (assumed, stated plainly):
 
 * squared loss, R(θ) = (1/N) Σ_i ‖f_θ(x_i) − y_i‖², ReLU MLP, float64;
-* θ* memorizes (R(θ*) ≈ 0) and has kink margin μ > 0 (:mod:`theory.minima`);
+* θ* memorizes (R(θ*) ≈ 0) and has kink margin μ > 0 (:mod:`capacity.experiments.minima`);
 * θ₀ = θ* + ρ Δ/‖Δ‖, Δ ~ N(0, I_P) (one fixed direction per index, reused across ρ);
 * plain SGD, ``optax.sgd(η)`` with constant η, mini-batches of B distinct points drawn
   uniformly afresh at every step (without replacement within a step); the batch loss is
@@ -33,7 +33,7 @@ J = J(θ*), K = JJᵀ, residual e ∈ R^{N·dy}):
   the adjoint A_{t+1} = A_t − c p (K A_t + A_t K) + c² (K A_t K) ∘ Q, A_0 = I, once, so that
   E R_t = e_0ᵀ A_t e_0 / N for every start (:func:`expected_risk_operator`).
 * the pattern provably cannot change while ‖θ_t − θ*‖ ≤ ρ_safe
-  (:func:`theory.minima.no_flip_radius`, a rigorous Lipschitz bound from μ and the weight
+  (:func:`capacity.experiments.minima.no_flip_radius`, a rigorous Lipschitz bound from μ and the weight
   norms).  Outside that ball the linear model is only a guide.
 
 Implementation.  One trajectory is a nested ``lax.scan`` (outer: records, inner:
@@ -54,42 +54,18 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from theory.minima import Geometry, Minimum, preactivations_flat, residual_flat, risk_flat
+from capacity.experiments.minima import Geometry, Minimum, preactivations_flat, residual_flat, risk_flat
+from theory.linearized import (SGDConfig, expected_risk, expected_risk_operator,
+                               gd_risk_prediction, safe_learning_rate)
 
 HIGHEST = jax.lax.Precision.HIGHEST
 EPS = float(np.finfo(np.float64).eps)
-
-
-@dataclasses.dataclass(frozen=True)
-class SGDConfig:
-    steps: int
-    batch: int
-    lr: float
-    record_every: int
-    decades: int = 12  # record the first step with R ≤ R(θ₀)·10^-k for k = 1..decades
-
-    @property
-    def n_records(self) -> int:
-        return self.steps // self.record_every
 
 
 def record_interval(steps: int, target_records: int = 200) -> int:
     """Largest divisor of ``steps`` that is ≤ steps / target_records (≥ 1)."""
     cap = max(1, steps // target_records)
     return max(d for d in range(1, cap + 1) if steps % d == 0)
-
-
-def safe_learning_rate(geom: Geometry, n: int, dy: int, batch: int) -> float:
-    """η = 1/L with L ≥ λ_max((2/B) J_Sᵀ J_S) for *every* batch S (a rigorous bound).
-
-    L = (2/B) · min(λ_max(K), sum of the B largest per-point traces of K's diagonal blocks);
-    η = 1/L is half the stability limit 2/L of every step of the linearized model, so each
-    linearized SGD step is non-expansive in parameter space.
-    """
-    k = geom.gram
-    lam = float(np.linalg.eigvalsh(k)[-1])
-    per_point = np.sort(np.diag(k).reshape(n, dy).sum(axis=1))[::-1]
-    return 1.0 / ((2.0 / batch) * min(lam, float(np.sum(per_point[:batch]))))
 
 
 def initial_points(m: Minimum, radii: Sequence[float], directions: int, seeds: int, *, seed: int = 0):
@@ -231,36 +207,6 @@ def simulate(m: Minimum, geom: Geometry, theta0, keys, cfg: SGDConfig, *, return
 # ----------------------------------------------------------------------- predictions
 
 
-def gd_risk_prediction(gram: np.ndarray, e0: np.ndarray, n: int, lr: float, times: np.ndarray) -> np.ndarray:
-    """Linearized full-batch GD: R_t = ‖(I − (2η/N)K)^t e_0‖²/N via the eigenbasis of K.
-
-    e0: (K, n·dy); returns (K, len(times)).
-    """
-    lam, vec = np.linalg.eigh(gram)
-    coef = np.atleast_2d(e0) @ vec  # (K, n)
-    factor = (1.0 - 2.0 * lr * lam / n)[None, :] ** (2.0 * np.asarray(times, float)[:, None])  # (T, n)
-    return (coef ** 2) @ factor.T / n
-
-
-def _adjoint_step(gram, n: int, dy: int, batch: int, lr: float):
-    c = 2.0 * lr / batch
-    p = batch / n
-    q = batch * (batch - 1) / (n * (n - 1)) if n > 1 else 1.0
-    point = np.repeat(np.arange(n), dy)
-    qmat = jnp.asarray(np.where(point[:, None] == point[None, :], p, q))
-    k = jnp.asarray(gram)
-
-    def adj(a):
-        ka = jnp.matmul(k, a, precision=HIGHEST)
-        kak = jnp.matmul(ka, k, precision=HIGHEST)
-        # symmetrize: "ka + ka.T" alone would apply a wrong (unstable) map to the rounding-error
-        # antisymmetric part of a; here every step is the exact map, then a symmetric projection
-        new = a - c * p * (ka + jnp.matmul(a, k, precision=HIGHEST)) + c * c * kak * qmat
-        return 0.5 * (new + new.T)
-
-    return adj
-
-
 def mean_square_rate(gram: np.ndarray, n: int, dy: int, batch: int, lr: float) -> float:
     """Asymptotic per-step factor of E R_t of the linearized SGD: the spectral radius of the adjoint map.
 
@@ -293,7 +239,7 @@ def mean_square_rate(gram: np.ndarray, n: int, dy: int, batch: int, lr: float) -
 
 def auto_learning_rate(geom: Geometry, n: int, dy: int, batch: int) -> tuple[float, float]:
     """(η, factor): the η on a √2-grid from the safe rate up to the GD limit with the fastest mean-square decay."""
-    eta0 = safe_learning_rate(geom, n, dy, batch)
+    eta0 = safe_learning_rate(geom.gram, n, dy, batch)
     gd_limit = 2.0 / (2.0 * geom.singular_values[0] ** 2 / n)
     best = None
     for k in range(0, 16):
@@ -304,24 +250,6 @@ def auto_learning_rate(geom: Geometry, n: int, dy: int, batch: int) -> tuple[flo
         if best is None or f < best[1]:
             best = (eta, f)
     return best
-
-
-def expected_risk_operator(gram: np.ndarray, n: int, dy: int, cfg: SGDConfig) -> np.ndarray:
-    """A_t at the recorded times (t = 0, r, 2r, ...): E R_t = e_0ᵀ A_t e_0 / N (see module docstring)."""
-    adj = _adjoint_step(gram, n, dy, cfg.batch, cfg.lr)
-
-    def block(a, _):
-        a, _ = jax.lax.scan(lambda a_, _x: (adj(a_), None), a, None, length=cfg.record_every)
-        return a, a
-
-    a0 = jnp.eye(n * dy, dtype=jnp.float64)
-    _, recs = jax.jit(lambda a: jax.lax.scan(block, a, None, length=cfg.n_records))(a0)
-    return np.concatenate([np.asarray(a0)[None], np.asarray(recs)])
-
-
-def expected_risk(ops: np.ndarray, e0: np.ndarray, n: int) -> np.ndarray:
-    """E R_t per start: (K, n_records + 1)."""
-    return np.einsum("tij,ki,kj->kt", ops, e0, e0) / n
 
 
 def float_floor(m: Minimum) -> float:
@@ -479,4 +407,4 @@ def save_experiment(exp: Experiment, out_dir) -> str:
     return path
 
 
-from theory.minima import local_geometry  # noqa: E402  (re-exported for callers of run_experiment)
+from capacity.experiments.minima import local_geometry  # noqa: E402  (re-exported for callers of run_experiment)

@@ -7,7 +7,7 @@ architecture that satisfies it.  Exit 0 if the condition holds, 1 if not, 2 on b
 
 from __future__ import annotations
 
-from capacity.commands.common import emit, int_list, positive_int
+from capacity.cli._common import emit, int_list, positive_int
 from capacity.errors import CapacityError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from capacity.commands.common import emit, float_list, int_list, positive_int, require
+from capacity.cli._common import emit, float_list, int_list, positive_int, require
 
 
 def register(sub) -> None:
@@ -49,8 +49,8 @@ def run(args) -> int:
     import numpy as np
 
     from capacity.data import generate, load_npz
-    from theory.minima import constructed_minimum, local_geometry, trained_minimum
-    from theory.sgd import run_experiment, save_experiment
+    from capacity.experiments.minima import constructed_minimum, local_geometry, trained_minimum
+    from capacity.experiments.sgd import run_experiment, save_experiment
 
     require(all(r > 0 and np.isfinite(r) for r in args.radii), f"radii must be positive and finite; got {args.radii}")
     require(args.lr is None or (args.lr > 0 and np.isfinite(args.lr)), f"--lr must be positive; got {args.lr}")
@@ -76,7 +76,7 @@ def run(args) -> int:
     if args.out:
         lines.append(f"wrote {save_experiment(exp, args.out)}")
     if args.figures_dir:
-        from theory.sgd_figures import plot
+        from capacity.plots.sgd import plot
 
         for path in plot(exp, args.figures_dir):
             lines.append(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""Figures for :mod:`theory.sgd` (PNG + PDF + the CSV beside each), measured against predicted.
+"""Figures for :mod:`capacity.experiments.sgd` (PNG + PDF + the CSV beside each), measured against predicted.
 
 Regenerate with one command (the quick default)::
 
@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from theory.sgd import Experiment, float_floor, log_deviation
+from capacity.experiments.sgd import Experiment, float_floor, log_deviation
 
 
 def _save(fig, figures_dir: str, name: str, header: list[str], rows) -> list[str]:

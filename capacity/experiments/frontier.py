@@ -12,10 +12,7 @@ registered and affordable) and measures, *from the built arrays*:
   used, <= 53; exact integers: bit length of the odd part), and ``fixed_point_bits`` =
   log2(max|w| / finest grid), the width of a common fixed-point format holding all weights.
 
-Only rows whose level is not ``failed`` are drawn.  Theory on top: the VC lower bound
-(W >= √N, constants dropped: VC dim O(W²) must reach N), Yun et al.'s necessity for
-3-layer nets (2 d1 d2 + d2 + 2 >= N: about N/2 weights and √(2N) neurons), and the 53-bit
-float64 significand.  :func:`crossovers` finds where measured curves cross (log-log
+Only rows whose level is not ``failed`` are drawn (:mod:`capacity.plots.frontier`).  :func:`crossovers` finds where measured curves cross (log-log
 interpolation between grid points).
 
 Data: Gaussian inputs in ℝ^10; real labels in [-1, 1] (zhang, bubeck, yun3), two classes
@@ -33,6 +30,8 @@ import sys
 import time
 
 import numpy as np
+
+from capacity.plots.frontier import atomic_csv as _atomic_csv, draw
 
 DX = 10
 FULL_NS = [10, 30, 100, 300, 1000, 3000, 10000]
@@ -93,21 +92,21 @@ def _odd_bits(v) -> int:
     return (v >> ((v & -v).bit_length() - 1)).bit_length()
 
 
-def _sizes(c):
-    """(arrays_2d, arrays_1d, neurons, depth) of a built construction, by kind."""
-    if c.kind == "residual":
-        e = c.extra
-        u, s, v = e["res_U"], e["res_s"], e["res_V"]
-        a2 = [e["res_in_kernel"]] + list(u) + list(v) + list(c.kernels)
-        a1 = [e["res_in_bias"]] + list(s) + list(c.biases)
-        return a2, a1, int(u.shape[0] * u.shape[2]), 2 * int(u.shape[0]) + 2
-    neurons = sum(int(np.shape(k)[1]) for k in c.kernels[:-1])
-    return list(c.kernels), list(c.biases), neurons, len(c.kernels)
+def _sizes(net):
+    """(arrays_2d, arrays_1d, neurons, depth) of a built network, by kind."""
+    from capacity.networks import ResidualNet
+
+    a2, a1 = net.weight_arrays()
+    if isinstance(net, ResidualNet):
+        _, _, nb, k, _ = net.params.dims
+        return a2, a1, nb * k, 2 * nb + 2
+    neurons = sum(int(np.shape(k)[1]) for k in a2[:-1])
+    return a2, a1, neurons, len(a2)
 
 
 def bits_of(arrays) -> tuple[int, int, float]:
     """(max significand bits, fixed-point bits, max |w|) over float64 or exact-integer arrays."""
-    from capacity.constructions._exact import float_significand_bits
+    from capacity.networks import float_significand_bits
 
     if any(np.asarray(a).dtype == object for a in arrays):
         vals = [int(v) for a in arrays for v in np.asarray(a).ravel().tolist() if v]
@@ -133,52 +132,28 @@ def bits_of(arrays) -> tuple[int, int, float]:
 
 
 def measure(name: str, n: int, *, seed: int = 0, exact_max: int = 10**9, tol: float = 1e-6) -> Row:
-    """Build construction ``name`` on N random points, verify, and measure its size."""
-    from capacity.constructions import get
-    from capacity.constructions._exact import count_parameters
+    """Build construction ``name`` on N random points, verify (exactly when N <= exact_max), measure its size."""
+    from capacity.networks import count_parameters
+    from capacity.workflow import build_and_check
+    from theory.bounds import yun3_smallest_widths
 
     labels = SPECS[name][0] if name in SPECS else "real"
     ds = dataset_for(labels, n, seed)
-    entry = get(name)
-    widths = None
-    if name == "yun3":
-        from theory.bounds import yun3_smallest_widths
-
-        widths = list(yun3_smallest_widths(n))
-    t0 = time.perf_counter()
-    c = entry.build(ds, widths, seed=seed)
-    build_s = time.perf_counter() - t0
-    float_level, float_res, verify_s = "n/a", math.nan, 0.0
-    if c.kind == "mlp":
-        from capacity.verify import verify_network
-
-        rep = verify_network(c.net_file(), ds, tol=tol)
-        float_level, float_res, verify_s = rep.level, rep.max_residual, rep.seconds
-    elif c.kind == "residual":
-        from capacity.resnet import verify_residual
-
-        rep = verify_residual(c.net_file(), ds, tol=tol)
-        float_level, float_res, verify_s = rep.level, rep.max_residual, rep.seconds
-    exact_level, exact_res, certify_s = "n/a", math.nan, 0.0
-    if entry.certify is not None and n <= exact_max:
-        cert = entry.certify(ds, widths, construction=c, tol=tol)
-        exact_level, exact_res, certify_s = cert.level, cert.exact_residual_float, cert.seconds
+    widths = list(yun3_smallest_widths(n)) if name == "yun3" else None
+    checked = build_and_check(name, ds, widths, seed=seed, tol=tol, certify_exactly=n <= exact_max)
+    rep = checked.report
+    float_level = "n/a" if rep.dtype == "exact" else rep.float_level
+    float_res = rep.max_residual if rep.dtype != "exact" else math.nan
+    ex = checked.construction_exact or checked.file_exact
+    exact_level, exact_res, certify_s = ("n/a", math.nan, 0.0) if ex is None else (
+        ex.level, ex.exact_residual_float, ex.seconds)
     level = max((lv for lv in (float_level, exact_level) if lv in RANK), key=RANK.get, default="failed")
-    a2, a1, neurons, depth = _sizes(c)
+    a2, a1, neurons, depth = _sizes(checked.network)
     counts = count_parameters(a2, a1)
     sig, fixed, mx = bits_of(a2 + a1)
     return Row(name, n, ds.dx, counts["distinct"], counts["nonzero"], counts["dense"], neurons, depth, sig, fixed,
-               mx, level, float_level, exact_level, float(float_res), float(exact_res), build_s, verify_s, certify_s)
-
-
-def yun_necessity(n: int) -> tuple[int, int]:
-    """(weights d1 d2 + d2, neurons d1 + d2) of the smallest (d1, d2) with 2 d1 d2 + d2 + 2 >= N (by neurons)."""
-    best = None
-    for d1 in range(1, max(2, int(math.isqrt(n)) + 3)):
-        d2 = max(1, math.ceil((n - 2) / (2 * d1 + 1)))
-        key = (d1 + d2, d1 * d2 + d2)
-        best = key if best is None or key < best else best
-    return best[1], best[0]
+               mx, level, float_level, exact_level, float(float_res), float(exact_res), checked.build_seconds,
+               rep.float_seconds, certify_s)
 
 
 def crossovers(rows: list[Row], field: str = "params") -> list[dict]:
@@ -201,60 +176,6 @@ def crossovers(rows: list[Row], field: str = "params") -> list[dict]:
                     out.append({"field": field, "a": a, "b": b, "n_cross": round(n_x), "between": f"{ns[k-1]}-{ns[k]}",
                                 "smaller_after": smaller})
     return out
-
-
-def _atomic_csv(path: str, header: list[str], rows: list[list]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    os.replace(tmp, path)
-
-
-def draw(rows: list[Row], path_stem: str) -> None:
-    """frontier.png/.pdf with three log-log panels and the theory lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ok = [r for r in rows if r.level != "failed"]
-    names = sorted({r.construction for r in ok})
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    markers = dict(zip(names, "osD^vP*X"))
-    for ax, field, ylabel in zip(axes, ("params", "neurons", "bits"),
-                                 ("parameters (distinct non-zero)", "hidden neurons", "bits per weight (max significand)")):
-        for name in names:
-            pts = sorted((r.n, getattr(r, field)) for r in ok if r.construction == name)
-            if pts:
-                ax.plot(*zip(*pts), marker=markers[name], label=name)
-        all_n = sorted({r.n for r in ok})
-        if all_n:
-            ns = np.geomspace(min(all_n), max(all_n), 50)
-            if field == "params":
-                ax.plot(ns, np.sqrt(ns), "k--", lw=1, label="VC lower bound √N (constants dropped)")
-                ax.plot(ns, [yun_necessity(int(v))[0] for v in ns], "k:", lw=1.5,
-                        label="Yun necessity, 3-layer (2d₁d₂+d₂+2 ≥ N)")
-            elif field == "neurons":
-                ax.plot(ns, [yun_necessity(int(v))[1] for v in ns], "k:", lw=1.5,
-                        label="Yun necessity, 3-layer: min d₁+d₂")
-            else:
-                ax.axhline(53, color="k", ls="--", lw=1, label="float64 significand (53 bits)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("N (points memorized)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("Memorization frontier: sizes measured from built and verified networks "
-                 f"(Gaussian data in R^{DX}; every point passed its verification tier)")
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        tmp = f"{path_stem}.tmp.{ext}"
-        fig.savefig(tmp, dpi=130)
-        os.replace(tmp, f"{path_stem}.{ext}")
-    plt.close(fig)
 
 
 def run(figures_dir: str = "figures", quick: bool = False, names: list[str] | None = None, log=sys.stderr) -> dict:
@@ -287,5 +208,5 @@ def run(figures_dir: str = "figures", quick: bool = False, names: list[str] | No
     cross = crossovers(rows, "params") + crossovers(rows, "neurons")
     _atomic_csv(stem + "_crossovers.csv", ["field", "a", "b", "n_cross", "between", "smaller_after"],
                 [[c[k] for k in ("field", "a", "b", "n_cross", "between", "smaller_after")] for c in cross])
-    draw(rows, stem)
+    draw(rows, stem, dx=DX)
     return {"rows": rows, "crossovers": cross, "files": [stem + ext for ext in (".png", ".pdf", ".csv", "_crossovers.csv")]}

@@ -2,7 +2,7 @@
 
     capacity phase --mode trained --preset quick [--out runs/phase-trained-quick] [--resume] [--figures-dir figures]
 
-Presets (see :data:`PRESETS`):
+Presets (:data:`capacity.sweep.PRESETS`):
 
 * ``quick``: what the README runs.  Measured on the shared 2-core development CPU
   (jax 0.10.1, other agents running): trained 96 cells (depths 2-3, widths 2-24,
@@ -26,56 +26,12 @@ Multi-host: ``--coordinator HOST:PORT --num-processes P --process-id I`` on each
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 
-from capacity.commands.common import positive_int
+from capacity.cli._common import positive_int
 from capacity.errors import CapacityError
-
-PRESETS = {
-    "trained": {
-        "smoke": dict(depths=(3,), widths=(2, 4, 8), ns=(4, 8), seeds=2, lrs=(1e-2, 3e-2),
-                      families=("gaussian", "ball"), train=dict(max_steps=1000, chunk=250, tol=1e-2),
-                      runs_per_batch=4, pad_width=8),
-        "quick": dict(depths=(2, 3), widths=(2, 3, 4, 6, 8, 12, 16, 24), ns=(4, 8, 16, 32, 64, 128), seeds=4,
-                      lrs=(3e-3, 1e-2, 3e-2), train=dict(max_steps=3000, chunk=500, tol=1e-2)),
-        "paper": dict(depths=(2, 3, 4), widths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
-                      ns=(4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=8,
-                      families=("gaussian", "ball", "clustered", "line"), labels=("real", "classes"),
-                      lrs=(1e-3, 3e-3, 1e-2, 3e-2), train=dict(max_steps=20000, chunk=1000, tol=1e-2),
-                      runs_per_batch=4096),
-    },
-    "constructive": {
-        "smoke": dict(depths=(3,), widths=(4, 8), ns=(4, 8, 16), seeds=2, runs_per_batch=4),
-        "quick": dict(depths=(2, 3), widths=(4, 8, 12, 16, 24, 32, 64, 128), ns=(8, 16, 32, 64, 128, 256, 512),
-                      seeds=4, depth_constructions=((2, "zhang"), (3, "yun3"))),
-        "paper": dict(depths=(2, 3), widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024),
-                      ns=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=8,
-                      depth_constructions=((2, "zhang"), (3, "yun3")),
-                      families=("gaussian", "ball", "clustered", "line")),
-    },
-}
-
-
-def spec_for(mode: str, preset: str, *, construction: str | None = None):
-    """The :class:`capacity.sweep.SweepSpec` of a preset."""
-    from capacity.sweep import SweepSpec
-    from capacity.train import TrainConfig
-
-    if mode not in PRESETS:
-        raise CapacityError(f"unknown mode {mode!r}; choose constructive or trained")
-    if preset not in PRESETS[mode]:
-        raise CapacityError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS[mode])}")
-    p = dict(PRESETS[mode][preset])
-    if "train" in p:
-        p["train"] = TrainConfig(**p["train"])
-    spec = dataclasses.replace(SweepSpec(mode=mode), **p)
-    if construction:  # one construction for every depth
-        spec = dataclasses.replace(spec, construction=construction, depth_constructions=())
-    return spec
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("phase", help="capacity phase diagrams: sweep (constructive or trained) and draw",
@@ -98,24 +54,22 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from capacity import sweep
-    from theory import phase
+    from capacity.plots import phase
 
     if args.coordinator or args.num_processes:
         if not (args.coordinator and args.num_processes and args.process_id is not None):
             raise CapacityError("multi-host needs --coordinator HOST:PORT, --num-processes and --process-id together")
         sweep.init_distributed(args.coordinator, args.num_processes, args.process_id)
-    spec = spec_for(args.mode, args.preset, construction=args.construction)
+    spec = sweep.spec_for(args.mode, args.preset, construction=args.construction)
     out = args.out or os.path.join("runs", f"phase-{args.mode}-{args.preset}")
     if args.resume and not _store_exists(out):
         raise CapacityError(f"--resume: no results*.jsonl store in {out}; run without --resume to start one")
     t0 = time.perf_counter()
     records = sweep.run_sweep(spec, out, progress=not args.no_progress, max_batches=args.max_batches)
-    keys = {c["key"] for c in sweep.cells(spec)}
-    mine = [r for r in records if r["key"] in keys]
+    keys = {c.key for c in sweep.cells(spec)}
+    mine = [r for r in records if r.key in keys]
     print(f"{len(mine)}/{len(keys)} cells in {out} ({time.perf_counter() - t0:.1f} s this run)")
-    import jax
-
-    if not args.no_figures and jax.process_index() == 0 and mine:
+    if not args.no_figures and sweep.is_main_process() and mine:
         paths = phase.draw_all(mine, args.figures_dir)
         for p in paths:
             print(f"wrote {p}")
@@ -130,7 +84,7 @@ def _store_exists(out: str) -> bool:
 
 
 def main(argv=None) -> int:
-    """``python -m capacity.commands.phase ...``: this command alone (same options, same exit codes)."""
+    """``python -m capacity.cli.phase ...``: this command alone (same options, same exit codes)."""
     from capacity.cli import _Parser
 
     parser = _Parser(prog="capacity")

@@ -6,7 +6,7 @@ Writes ``frontier.png``, ``frontier.pdf``, ``frontier.csv`` (one row per constru
 measured parameters, neurons, bits per weight, verification levels, timings) and
 ``frontier_crossovers.csv`` (where measured curves cross).  ``--quick`` uses N in {10, 100,
 1000} (under 2 minutes on a 2-core CPU); the default grid goes to N = 1e4 (Vardi 3e4).
-See :mod:`theory.frontier`.
+See :mod:`capacity.experiments.frontier`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from theory import frontier
+    from capacity.experiments import frontier
 
     names = [s for s in args.only.split(",") if s] if args.only else None
     if names:

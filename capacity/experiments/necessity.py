@@ -1,7 +1,7 @@
 r"""How close real networks come to the piece bound, and the necessity line seen by training.
 
 * :func:`random_piece_stats`: linear pieces along a random line of many random 2-hidden-layer nets
-  (batched float enumeration, :func:`theory.pieces.pieces_batched`) against the bound 2 d1 d2 + d2 + 1
+  (batched float enumeration, :func:`capacity.pieces.pieces_batched`) against the bound 2 d1 d2 + d2 + 1
   (the paper's count) and the sharper d1 d2 + d1 + d2 + 1 (first-layer kinks counted once: d1 kinks, plus at
   most one new zero crossing per piece of each of the d2 second-layer pre-activations, d2 (d1 + 1)).
 * :func:`train_alternating`: Adam (optax) on the alternating dataset x_i = i, y_i = (-1)^i, i = 1..N, as a
@@ -20,13 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from capacity.networks import mlp_apply
+from capacity.pieces import impossibility_certificate, pieces_batched
 from theory import bounds
-from theory.pieces import impossibility_certificate, pieces_batched
-
-
-def sharper_piece_bound(d1: int, d2: int) -> int:
-    """d1 d2 + d1 + d2 + 1 >= pieces of any 2-hidden-layer ReLU net on a line."""
-    return d1 * d2 + d1 + d2 + 1
 
 
 def random_piece_stats(d1: int, d2: int, *, nets: int = 200, dx: int = 2, seed: int = 0, bias_scale: float = 1.0):
@@ -41,7 +37,7 @@ def random_piece_stats(d1: int, d2: int, *, nets: int = 200, dx: int = 2, seed: 
     raw = np.array([r.raw_pieces for r in res])
     return {"d1": d1, "d2": d2, "nets": nets, "max_pieces": int(p.max()), "mean_pieces": float(p.mean()),
             "max_raw": int(raw.max()), "bound": bounds.yun3_max_pieces(d1, d2),
-            "sharper_bound": sharper_piece_bound(d1, d2), "pieces": p}
+            "sharper_bound": bounds.sharper_piece_bound(d1, d2), "pieces": p}
 
 
 def alternating_dataset(n: int):
@@ -67,13 +63,8 @@ def _init(key, widths):
 
 
 def _apply(params, x):
-    ks, bs = params
-    h = x[:, None]
-    for i, (w, b) in enumerate(zip(ks, bs)):
-        h = jnp.matmul(h, w, precision=jax.lax.Precision.HIGHEST) + b[None, :]
-        if i < len(ks) - 1:
-            h = jax.nn.relu(h)
-    return h[:, 0]
+    """Scalar net on scalar inputs x (n,), through the one forward pass."""
+    return mlp_apply(params[0], params[1], x[:, None])[:, 0]
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capacity.commands.common import emit, float_list, int_list, positive_int
+from capacity.cli._common import emit, float_list, int_list, positive_int
 from capacity.errors import CapacityError
 
 
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 def run_pieces(args) -> int:
     from capacity.networks import load_net
-    from theory.pieces import count_pieces
+    from capacity.pieces import count_pieces
 
     net = load_net(args.net)
     if net.kind != "mlp":
@@ -76,7 +76,7 @@ def run_pieces(args) -> int:
 
 
 def run_lower_bound(args) -> int:
-    from theory.pieces import impossibility_certificate
+    from capacity.pieces import impossibility_certificate
 
     if len(args.widths) not in (1, 2):
         raise CapacityError(f"--widths takes D1 (one hidden layer) or D1,D2 (two); got {len(args.widths)} widths")
@@ -88,7 +88,7 @@ def run_lower_bound(args) -> int:
     if args.train:
         if d2 is None:
             raise CapacityError("--train illustrates the two-hidden-layer line; give --widths D1,D2")
-        from theory.piece_experiments import illustration_lines, necessity_illustration
+        from capacity.experiments.necessity import illustration_lines, necessity_illustration
 
         rows = necessity_illustration(args.n, (d1, d2), seeds=args.seeds, steps=args.steps)
         lines += ["", f"Training illustration (Adam, {args.steps} steps, {args.seeds} seeds, float64):"]

@@ -1,4 +1,4 @@
-"""Residual networks: the ``kind = "residual"`` NET.npz format, forward pass, NNX module, verification.
+"""Residual networks: parameters, THE residual forward pass, its bounded twin, the NNX module.
 
 A residual network with input dimension dx, stream width D, ``nb`` blocks of ``k``
 hidden ReLUs each and dy outputs computes
@@ -7,7 +7,7 @@ hidden ReLUs each and dy outputs computes
     h_{b+1} = h_b + relu(h_b @ U_b + s_b) @ V_b        (block b: U_b (D, k), s_b (k,), V_b (k, D))
     f(x)    = h_nb @ R + c                             (linear read-out, (D, dy) / (dy,))
 
-(kernel layout (in, out), as in :mod:`capacity.networks`).  The hidden ReLUs are the
+(kernel layout (in, out), as for the MLP).  The hidden ReLUs are the
 ``nb * k`` units of the residual branches.
 
 ``NET.npz`` layout for ``kind = "residual"`` (``activation = "relu"``):
@@ -28,9 +28,8 @@ plus the usual ``activation``, ``kind`` and ``meta``.  ``nb = 0`` (no blocks) is
 The plain MLP format is unchanged; a plain loader that ignores ``kind`` would read a
 residual file as the read-out alone, so always check ``kind``.
 
-Verification (:func:`verify_residual`) mirrors :mod:`capacity.verify`: a chunked, jitted
-float64 pass computing the outputs, a **rigorous** a-priori rounding bound and the
-kink margins.  With γ_n = n u / (1 - n u), u = 2^-53, and e the running bound on
+The bounded pass (:func:`residual_forward_bounded`) carries a **rigorous** a-priori rounding
+bound and the kink margins.  With γ_n = n u / (1 - n u), u = 2^-53, and e the running bound on
 |ĥ - h| (h in exact arithmetic with the stored weights):
 
 * input map / read-out / branch pre-activation z = h @ W + b (fan-in n):
@@ -41,19 +40,14 @@ kink margins.  With γ_n = n u / (1 - n u), u = 2^-53, and e the running bound o
 
 (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1, any summation order,
 with or without FMA).  Each bound is itself computed in floating point from
-non-negative terms and inflated by (1 + 2 γ_{n+3}) plus an underflow guard, as in
-:mod:`capacity.verify`.  Same assumptions: IEEE binary64 round-to-nearest, no fast-math.
-
-For classification data the targets are the one-hot vectors; additionally the
-argmax is *certified* at a point when out[y] - bound[y] exceeds out[j] + bound[j]
-for every other class j (the exact-arithmetic network then classifies it correctly).
+non-negative terms and inflated by (1 + 2 γ_{n+3}) plus an underflow guard
+(:func:`capacity.networks._rounding.affine_bound`, shared with the MLP).  Same assumptions:
+IEEE binary64 round-to-nearest, no fast-math.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import time
 from typing import NamedTuple
 
 import jax
@@ -61,14 +55,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from capacity.data import Dataset
-from capacity.errors import DataFileError, ShapeError
-from capacity.networks import NetFile
-from capacity.verify import Report, gamma, level_of, map_chunks, targets, unit_roundoff, weight_range
+from capacity.errors import ShapeError
+from capacity.networks._rounding import HIGHEST, affine_bound, gamma, map_chunks, unit_roundoff
 
-HIGHEST = jax.lax.Precision.HIGHEST
-KIND = "residual"
-EXTRA_KEYS = ("res_in_kernel", "res_in_bias", "res_U", "res_s", "res_V")
+#: NET.npz array names of the residual kind, in :class:`ResidualParams` order (read-out excluded).
+ARRAY_NAMES = ("res_in_kernel", "res_in_bias", "res_U", "res_s", "res_V")
 
 
 class ResidualParams(NamedTuple):
@@ -94,8 +85,10 @@ class ResidualParams(NamedTuple):
 
 
 def check_params(p: ResidualParams) -> ResidualParams:
-    """Validate shapes; returns float64 NumPy copies.  Raises :class:`ShapeError`."""
-    a = [np.asarray(t, dtype=np.float64) for t in p]
+    """Validate shapes; returns float64 NumPy copies (object arrays of exact numbers stay exact:
+    such a network is evaluated by the exact engine only).  Raises :class:`ShapeError`."""
+    exact = any(np.asarray(t).dtype == object for t in p)
+    a = [np.asarray(t, dtype=object if exact else np.float64) for t in p]
     w_in, b_in, u, s, v, r, c = a
     if w_in.ndim != 2:
         raise ShapeError(f"res_in_kernel must be (dx, D); got shape {w_in.shape}")
@@ -111,32 +104,6 @@ def check_params(p: ResidualParams) -> ResidualParams:
         if arr.shape != shape:
             raise ShapeError(f"{name} must have shape {shape} for D={d}, nb={nb}, k={k}; got {arr.shape}")
     return ResidualParams(*a)
-
-
-def from_net(net: NetFile) -> ResidualParams:
-    """The parameters of a ``kind = "residual"`` :class:`NetFile` (validated)."""
-    if net.kind != KIND:
-        raise ShapeError(f"this network is of kind {net.kind!r}, not {KIND!r}")
-    missing = [k for k in EXTRA_KEYS if k not in net.extra]
-    if missing:
-        raise DataFileError(f"residual NET.npz lacks arrays {', '.join(missing)} (see capacity.resnet for the layout)")
-    if len(net.kernels) != 1:
-        raise DataFileError(f"a residual NET.npz has exactly one kernel (the read-out kernel_0); got {len(net.kernels)}")
-    if net.activation != "relu":
-        raise DataFileError(f"residual networks use activation 'relu'; got {net.activation!r}")
-    e = net.extra
-    try:
-        return check_params(ResidualParams(e["res_in_kernel"], e["res_in_bias"], e["res_U"], e["res_s"], e["res_V"],
-                                           net.kernels[0], net.biases[0]))
-    except ShapeError as err:
-        raise DataFileError(f"residual NET.npz: {err}") from None
-
-
-def to_net(p: ResidualParams, meta: dict | None = None) -> NetFile:
-    """A :class:`NetFile` of kind ``"residual"`` holding ``p`` (save with :func:`capacity.networks.save_net`)."""
-    p = check_params(p)
-    extra = dict(zip(EXTRA_KEYS, (p.w_in, p.b_in, p.u, p.s, p.v)))
-    return NetFile([p.r], [p.c], "relu", dict(meta or {}), KIND, extra)
 
 
 # --------------------------------------------------------------------------- forward
@@ -155,21 +122,10 @@ def residual_apply(p: ResidualParams, x):
     return jnp.matmul(h, p.r, precision=HIGHEST) + p.c[None, :]
 
 
-def _affine_bound(h, e, w, b, u: float, tiny):
-    """(ẑ, bound on |ẑ - z|, scale) for z = h @ w + b with input error bound e."""
-    n = w.shape[0]
-    aw = jnp.abs(w)
-    z = jnp.matmul(h, w, precision=HIGHEST) + b[None, :]
-    scale = jnp.matmul(jnp.abs(h), aw, precision=HIGHEST) + jnp.abs(b)[None, :]
-    prop = jnp.matmul(e, aw, precision=HIGHEST)
-    bound = (prop + gamma(n + 1, u) * scale) * (1.0 + 2.0 * gamma(n + 3, u)) + (n + 2) * tiny
-    return z, bound, scale
-
-
 def _checked_chunk(p: ResidualParams, x, u: float):
     dtype = x.dtype
     tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
-    h, e, _ = _affine_bound(x, jnp.zeros_like(x), p.w_in, p.b_in, u, tiny)
+    h, e, _ = affine_bound(x, jnp.zeros_like(x), p.w_in, p.b_in, u)
     k = p.u.shape[2]
     g_upd = gamma(k + 1, u)
     infl_upd = 1.0 + 2.0 * gamma(k + 3, u)
@@ -178,7 +134,7 @@ def _checked_chunk(p: ResidualParams, x, u: float):
     def block(carry, usv):
         h, e, margin, rel = carry
         uu, s, v = usv
-        z, ez, scale = _affine_bound(h, e, uu, s, u, tiny)
+        z, ez, scale = affine_bound(h, e, uu, s, u)
         dist = jnp.abs(z)
         margin = jnp.minimum(margin, jnp.min(dist, axis=-1, initial=jnp.inf))
         rel = jnp.minimum(rel, jnp.min(dist / jnp.maximum(scale, tiny), axis=-1, initial=jnp.inf))
@@ -190,12 +146,12 @@ def _checked_chunk(p: ResidualParams, x, u: float):
         return (h_new, e_new, margin, rel), None
 
     (h, e, margin, rel), _ = jax.lax.scan(block, (h, e, margin0, margin0), (p.u, p.s, p.v))
-    out, bound, _ = _affine_bound(h, e, p.r, p.c, u, tiny)
+    out, bound, _ = affine_bound(h, e, p.r, p.c, u)
     return out, bound, margin, rel
 
 
 @functools.partial(jax.jit, static_argnames=("chunk",))
-def residual_forward_checked(p: ResidualParams, x, chunk: int = 4096):
+def residual_forward_bounded(p: ResidualParams, x, chunk: int = 4096):
     """Chunked, jitted forward pass with rigorous bounds (module docstring).
 
     Returns out (N, dy), bound (N, dy), margin (N,) and rel_margin (N,): the smallest
@@ -206,26 +162,6 @@ def residual_forward_checked(p: ResidualParams, x, chunk: int = 4096):
     return map_chunks(lambda xc: _checked_chunk(p, xc, u), x, chunk)
 
 
-def certified_argmax(out: np.ndarray, bound: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Boolean (N,): the exact-arithmetic network's argmax is provably ``labels[i]``.
-
-    Needs out[y] - bound[y] > out[j] + bound[j] for all j != y; the comparison itself
-    is made with a relative slack of 4u so rounding in it cannot flip the answer.
-    """
-    out = np.asarray(out, np.float64)
-    bound = np.asarray(bound, np.float64)
-    n = out.shape[0]
-    if out.shape[1] < 2:
-        return np.ones(n, dtype=bool)
-    rows = np.arange(n)
-    lo = out[rows, labels] - bound[rows, labels]
-    hi = out + bound
-    hi[rows, labels] = -np.inf
-    best_other = np.max(hi, axis=1)
-    slack = 4.0 * unit_roundoff(np.float64) * (np.abs(out[rows, labels]) + np.max(np.abs(out) + bound, axis=1))
-    return lo - best_other > slack
-
-
 # ------------------------------------------------------------------------ NNX module
 
 
@@ -234,7 +170,7 @@ class ResNet(nnx.Module):
 
     Example:
       >>> import numpy as np
-      >>> from capacity.resnet import ResNet, ResidualParams
+      >>> from capacity.networks import ResNet, ResidualParams
       >>> p = ResidualParams(np.eye(2), np.zeros(2), np.ones((1, 2, 1)), np.zeros((1, 1)),
       ...                    np.ones((1, 1, 2)), np.eye(2)[:, :1], np.zeros(1))
       >>> float(ResNet(p)(np.array([[1.0, 2.0]]))[0, 0])   # h = x + relu(3) * (1, 1)
@@ -262,59 +198,5 @@ class ResNet(nnx.Module):
         """The parameters as NumPy arrays."""
         return ResidualParams(*(np.asarray(a) for a in self.params()))
 
-    def net_file(self, meta: dict | None = None) -> NetFile:
-        return to_net(self.arrays(), meta)
-
-    @classmethod
-    def from_net(cls, net: NetFile) -> "ResNet":
-        return cls(from_net(net))
-
     def __call__(self, x):
         return residual_apply(self.params(), x)
-
-
-# ------------------------------------------------------------------------ verification
-
-
-def verify_residual(net: NetFile, ds: Dataset, tol: float = 1e-6, *, chunk: int = 4096) -> Report:
-    """Verify a residual ``net`` on ``ds`` (float64 residual, rigorous bound, margins, argmax).
-
-    Same levels as :func:`capacity.verify.verify_network`: ``certified-bound`` when
-    residual + rigorous bound <= tol at every point, ``measured`` when only the float
-    residual is, ``failed`` otherwise.  For classification data the targets are one-hot
-    and the report also gives the argmax accuracy and (in a note) at how many points the
-    argmax is certified by the bound.  ``Report.widths`` is (dx, D, dy); the block
-    structure is in the notes.
-    """
-    p = from_net(net)
-    dx, d, nb, k, dy = p.dims
-    if dx != ds.dx:
-        raise ShapeError(f"the network takes inputs of dimension {dx} but the data have dx = {ds.dx}")
-    y = targets(ds, dy)
-    if y.shape[1] != dy:
-        raise ShapeError(f"the network has {dy} outputs but the labels have dy = {y.shape[1]}")
-    t0 = time.perf_counter()
-    pj = ResidualParams(*(jnp.asarray(a) for a in p))
-    out, bound, margin, rel = (np.asarray(a) for a in residual_forward_checked(pj, jnp.asarray(ds.x), chunk))
-    u = unit_roundoff(np.float64)
-    res = np.abs(out - y)
-    mr = float(np.max(res))
-    cr = float(np.max((res * (1.0 + u) + bound) * (1.0 + 2.0 * u)))
-    seconds = time.perf_counter() - t0
-    wmax, wmin = weight_range(list(p[:1]) + [p.u, p.v, p.r], list(p[1:2]) + [p.s, p.c])
-    notes = [f"residual network: stream width D = {d}, {nb} blocks x {k} ReLUs = {nb * k} hidden ReLUs, "
-             f"linear read-out to {dy} outputs"]
-    rec = net.meta.get("record", {}) if isinstance(net.meta, dict) else {}
-    if rec.get("block") == "tent":
-        notes.append("tent blocks: each chunk point sits at the middle kink of its own tent by design, so the kink "
-                     "margin is ~0 (the bound does not need it); block='trapezoid' gives positive margins")
-    acc = None
-    if ds.is_classification:
-        acc = float(np.mean(np.argmax(out, axis=1) == ds.y))
-        ok = certified_argmax(out, bound, ds.y)
-        notes.append(f"argmax certified by the rigorous bound at {int(ok.sum())}/{ds.n} points"
-                     + ("" if ok.all() else f" (first uncertified: {np.flatnonzero(~ok)[:5].tolist()})"))
-    return Report(n=ds.n, widths=(dx, d, dy), activation="relu", dtype="float64", tol=tol, max_residual=mr,
-                  certified_residual=cr, max_bound=float(np.max(bound)), kink_margin=float(np.min(margin)),
-                  rel_kink_margin=float(np.min(rel)), max_abs_weight=wmax, min_abs_weight=wmin,
-                  level=level_of(mr, cr, tol), seconds=seconds, accuracy=acc, notes=notes)

@@ -28,7 +28,7 @@ and log2(1/tol) for real labels in [-1, 1] fitted to max residual tol (the numbe
 tol-wide bins of [-1, 1] per label, halved because the fit is within ±tol).
 
 One command draws everything: ``capacity phase ...`` (see
-:mod:`capacity.commands.phase`), or :func:`draw_all` on a list of store records.
+:mod:`capacity.cli.phase`), or :func:`draw_all` on a list of store records.
 """
 
 from __future__ import annotations
@@ -40,87 +40,32 @@ from typing import Sequence
 
 import numpy as np
 
-from theory.bounds import yun3_capacity
-
-VC_CONSTANT = 1.0
-
-
-def n_params(widths: Sequence[int]) -> int:
-    """Weights + biases of an MLP with layer sizes (dx, d1, ..., dy)."""
-    return int(sum(a * b + b for a, b in zip(widths[:-1], widths[1:])))
-
-
-def yun_sufficiency(d1: int, d2: int) -> int:
-    """N = 4⌊d1/4⌋⌊d2/4⌋ (scalar output)."""
-    return yun3_capacity(d1, d2)
-
-
-def yun_necessity(d1: int, d2: int) -> int:
-    """N = 2·d1·d2 + d2 + 2; for larger N some dataset cannot be memorized."""
-    return 2 * d1 * d2 + d2 + 2
-
-
-def two_layer_necessity(d1: int) -> int:
-    """One hidden layer: N = d1 + 2 (a line has at most d1 + 1 linear pieces)."""
-    return d1 + 2
-
-
-def zhang_width(n: int) -> int:
-    """Hidden units of Zhang et al.'s one-hidden-layer memorizer of N points: N."""
-    return n
-
-
-def cover_capacity(dx: int) -> int:
-    """Cover's linear capacity for random ±1 labels: 2·dx points."""
-    return 2 * dx
-
-
-def vc_line(w_params: float, depth: int, c: float = VC_CONSTANT) -> float:
-    """c·W·L·log2(W), the order of magnitude of the VC dimension (Bartlett et al. 2019)."""
-    return c * w_params * depth * math.log2(max(w_params, 2.0))
-
-
-def bits_per_label(labels: str, out_dim: int, tol: float) -> float:
-    """log2(C) for classes, log2(1/tol) for real labels fitted within ±tol."""
-    return math.log2(out_dim) if labels == "classes" else math.log2(1.0 / tol)
-
-
-def theory_lines(width: int, depth: int, dx: int, dy: int) -> dict:
-    """All boundary values of N for uniform hidden width ``width`` at ``depth`` layers."""
-    widths = [dx] + [width] * (depth - 1) + [dy]
-    w = n_params(widths)
-    out = dict(params=w, vc=vc_line(w, depth), cover=cover_capacity(dx))
-    if depth == 3:
-        out.update(yun_sufficiency=yun3_capacity(width, width, dy), yun_necessity=yun_necessity(width, width))
-    if depth == 2:
-        out.update(zhang=width, two_layer_necessity=two_layer_necessity(width))
-    return out
-
+from capacity.sweep import Record
+from theory.bounds import bits_per_label, cover_capacity, theory_lines, yun3_capacity, zhang_capacity
 
 # --------------------------------------------------------------------------- tables
 
 
-def table(records: Sequence[dict]) -> list[dict]:
-    """One row per cell with uniform hidden widths (the heatmap data)."""
+def table(records: Sequence[Record]) -> list[dict]:
+    """One row per cell (the heatmap data, also the CSV beside each figure)."""
     rows = []
     for r in records:
-        c, m = r["config"], r["metrics"]
-        hidden = c["hidden"]
-        row = dict(mode=c["mode"], family=c["family"], labels=c["labels"], dx=c["dx"], out_dim=c["out_dim"],
-                   depth=c["depth"], hidden="-".join(map(str, hidden)), width=hidden[0] if len(set(hidden)) == 1 else "",
-                   n=c["n"], n_params=m["n_params"], seeds=len(m["per_seed"]),
-                   fraction_memorized=m["fraction_memorized"])
-        if c["mode"] == "trained":
-            stf = [min((x["steps_to_fit"] for x in p["runs"] if x["fitted"]), default=-1) for p in m["per_seed"]]
+        c, m = r.cell, r.metrics
+        hidden = c.hidden
+        row = dict(mode=c.mode, family=c.family, labels=c.labels, dx=c.dx, out_dim=c.out_dim,
+                   depth=c.depth, hidden="-".join(map(str, hidden)), width=hidden[0] if len(set(hidden)) == 1 else "",
+                   n=c.n, n_params=m.n_params, seeds=len(m.per_seed), fraction_memorized=m.fraction_memorized)
+        if c.mode == "trained":
+            stf = [min((x.steps_to_fit for x in p.runs if x.fitted), default=-1) for p in m.per_seed]
             fitted = [s for s in stf if s >= 0]
             row["median_steps_to_fit"] = float(np.median(fitted)) if fitted else ""
-            row["tol"] = c["train"]["tol"]
+            row["tol"] = c.train["tol"]
         else:
             row["median_steps_to_fit"] = ""
-            row["tol"] = c["verify_tol"]
+            row["tol"] = c.verify_tol
         if row["width"] != "":
-            dy = c["out_dim"] if c["labels"] == "real" else 1
-            for k, v in theory_lines(row["width"], c["depth"], c["dx"], dy).items():
+            dy = c.out_dim if c.labels == "real" else 1
+            for k, v in theory_lines(row["width"], c.depth, c.dx, dy).items():
                 row[f"theory_{k}"] = v
         rows.append(row)
     rows.sort(key=lambda r: (r["family"], r["labels"], r["depth"], r["hidden"], r["n"]))
@@ -147,7 +92,7 @@ def capacity_table(rows: Sequence[dict]) -> list[dict]:
         if depth == 3:
             row["yun_construction_bits_per_param"] = yun3_capacity(width, width) * bpl / r0["n_params"]
         elif depth == 2:
-            row["zhang_construction_bits_per_param"] = width * bpl / r0["n_params"]
+            row["zhang_construction_bits_per_param"] = zhang_capacity(width) * bpl / r0["n_params"]
         out.append(row)
     return out
 
@@ -278,7 +223,7 @@ def draw_bits(cap_rows: Sequence[dict], stem: str, title: str) -> list[str]:
     return paths
 
 
-def draw_all(records: Sequence[dict], figures_dir: str) -> list[str]:
+def draw_all(records: Sequence[Record], figures_dir: str) -> list[str]:
     """Both figures (+ CSVs) for each (mode, family, label type) in ``records``; returns the paths."""
     os.makedirs(figures_dir, exist_ok=True)
     rows = table(records)

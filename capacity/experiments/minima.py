@@ -37,7 +37,7 @@ Local geometry at θ* (:func:`local_geometry`):
   1e-15, orders of magnitude below μ in every setting used here).
 
 The SGD statement this serves (Yun, Sra & Jadbabaie 2019, last result) is known only in
-outline; its assumptions, rate and exponent are UNCONFIRMED (see :mod:`theory.sgd`).
+outline; its assumptions, rate and exponent are UNCONFIRMED (see :mod:`capacity.experiments.sgd`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import optax
 
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError
+from capacity.networks import mlp_apply, mlp_preactivations
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -87,32 +88,14 @@ class Layout:
         return jnp.concatenate(parts)
 
 
-def _layers(kernels, biases, x):
-    """ReLU forward pass on x (m, dx): (output (m, dy), [hidden pre-activations (m, d_l)]).
-
-    Written out here (rather than :func:`capacity.networks.mlp_apply`) with explicit
-    broadcasting so it runs under ``jax_numpy_rank_promotion="raise"``.
-    """
-    h, pre = x, []
-    for i, (w, b) in enumerate(zip(kernels, biases)):
-        z = jnp.matmul(h, w, precision=HIGHEST) + b[None, :]
-        if i == len(kernels) - 1:
-            return z, pre
-        pre.append(z)
-        h = jax.nn.relu(z)
-
-
-def mlp_preactivations(kernels, biases, x, activation="relu"):
-    return _layers(kernels, biases, x)[1]
-
-
 def apply_flat(layout: Layout, theta, x):
-    return _layers(*layout.unflatten(theta), x)[0]
+    """f(x) for flattened parameters θ (the one forward pass, :func:`capacity.networks.mlp_apply`)."""
+    return mlp_apply(*layout.unflatten(theta), x)
 
 
 def preactivations_flat(layout: Layout, theta, x):
     """All hidden pre-activations at x (m, dx), concatenated: shape (m, d1 + ... + d_{L-1})."""
-    return jnp.concatenate(_layers(*layout.unflatten(theta), x)[1], axis=-1)
+    return jnp.concatenate(mlp_preactivations(*layout.unflatten(theta), x), axis=-1)
 
 
 def risk_flat(layout: Layout, theta, x, y):

@@ -114,7 +114,7 @@ class LinePieces:
 
 
 def _as_layers(net) -> tuple[list, list, str]:
-    """(kernels, biases, activation) from a NetFile/MLP-like object or a (kernels, biases) pair."""
+    """(kernels, biases, activation) from an MLPNet / NNX MLP or a (kernels, biases) pair."""
     if hasattr(net, "kernels") and hasattr(net, "biases"):
         if getattr(net, "kind", "mlp") != "mlp":
             raise ShapeError(f"piece counting needs a plain MLP; this network is of kind {net.kind!r}")
@@ -294,7 +294,7 @@ def pieces_exact(kernels: Sequence, biases: Sequence, origin, direction, *, inte
 
 
 def count_pieces(net, origin=None, direction=None, *, interval=(-np.inf, np.inf), exact: bool = False) -> LinePieces:
-    """Pieces of one network (NetFile, MLP, or (kernels, biases)) along x0 + s d.
+    """Pieces of one network (MLPNet, NNX MLP, or (kernels, biases)) along x0 + s d.
 
     Defaults: origin 0, direction e_1.
     """

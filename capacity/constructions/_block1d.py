@@ -1,0 +1,352 @@
+"""The 1-D block gadget of the tight 3-layer memorizer (steps 2-5 of :mod:`capacity.constructions.yun3`).
+
+:func:`block_1d` takes sorted distinct positions t (floats or exact rationals) with labels and
+builds layer 1 (four ReLUs per group), layer 2 (2B hard-tanh neurons per output, two ReLUs each)
+and the output layer of a network of t alone, every kink value chosen by a linear program
+(:func:`_optimise_values`).  The same code runs in float64 and on exact rationals.  Used by
+yun3, yun-classify and yun-deep; :func:`check_block_widths` is the width condition of the
+3-layer theorem for both activations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from capacity.constructions._numbers import const as _const, to_exact, wmax as _wmax
+from capacity.errors import CapacityError, WidthError
+from theory.bounds import yun3_capacity, yun3_smallest_widths
+
+QUARTER = 0.05  # the outermost kinks sit this fraction of their gap away from the data
+
+
+def _pow2_floor(v: float) -> float:
+    return float(2.0 ** math.floor(math.log2(v)))
+
+
+def _pow2_inverse(gap, exact: bool):
+    """A power of two within a factor 2 of 1/gap, elementwise (layer-1 scales)."""
+    inv = np.array([1.0 / _pow2_floor(float(v)) for v in gap])
+    return to_exact(inv) if exact else inv
+
+
+def _to_float(a):
+    return np.vectorize(float, otypes=[np.float64])(a) if np.size(a) else np.zeros(np.shape(a))
+
+
+def _kink_positions(T, A: int, B: int, left_pos, right_pos, convention: str, quarter, choice=None):
+    """The 4A kink positions, increasing, and the gap choice that fixed them.
+
+    One kink before the block, then per group the midpoints of the largest gap inside F_j, of the
+    middle gap, of the largest gap inside S_j and of the gap to the next group.  The last group has
+    no kink after it ("plain": the last piece is free) or no S kink but one after the block
+    ("deep": flat outside on both sides).  ``choice`` (the indices of the chosen inner gaps, as
+    returned by an earlier call) reuses those gaps: equal gaps (integer data) must be resolved the
+    same way by the float build and its exact rebuild.
+    """
+    G, H = 4 * B, 2 * B
+    exact = T.dtype == object
+    Tf = _to_float(T) if exact else T
+    picked = [] if choice is None else list(choice)
+    ks = [T[0] - (T[0] - left_pos) * quarter]
+    c = 0
+
+    def pick(lo, hi):
+        nonlocal c
+        if choice is None:
+            i = lo + int(np.argmax(np.diff(Tf[lo:hi])))
+            picked.append(i)
+        else:
+            i = picked[c]
+        c += 1
+        return (T[i] + T[i + 1]) / 2
+
+    for j in range(A):
+        g0 = j * G
+        ks.append(pick(g0, g0 + H))
+        ks.append((T[g0 + H - 1] + T[g0 + H]) / 2)
+        last = j == A - 1
+        if not (last and convention == "deep"):
+            ks.append(pick(g0 + H, g0 + G))
+        if not last:
+            ks.append((T[g0 + G - 1] + T[g0 + G]) / 2)
+        elif convention == "deep":
+            ks.append(T[-1] + (right_pos - T[-1]) * quarter)
+    return np.array(ks, dtype=T.dtype), picked
+
+
+def _local_gaps(kf):
+    """For each kink, the shorter of its two neighbouring piece lengths (the outer ones: the inner)."""
+    L = np.diff(kf)
+    if L.size == 0:
+        return np.ones_like(kf)
+    return np.minimum(np.r_[np.inf, L], np.r_[L, np.inf])
+
+
+def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float):
+    """Per layer-2 neuron, its values at the kinks (and the slope after the last kink) by an LP.
+
+    The neuron's pre-activation z is the continuous piecewise-linear interpolant of its kink
+    values V_0..V_{K-1} (constant left of the first kink, slope s_R after the last).  Constraints
+    (normalised Lambda frame, margin 1.25 mu so the exact correction below cannot break them):
+    z = y at the neuron's two points of every group, z <= -1 - mu at the group's points outside
+    them, z >= 1 + mu strictly between.  Objective: sum_k reach_k |slope change at kink k|, the
+    terms that cancel when the network is evaluated (reach_k = how far right of kink k its ReLU
+    stays active on the data).  HiGHS via scipy; a neuron whose LP fails raises.
+
+    Returns (values, failures) with values[r][n] = (V (K,), s_R) as floats.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix, diags, vstack
+    from tqdm import tqdm
+
+    G, H = 4 * B, 2 * B
+    M, dy = Y.shape
+    K = k.size
+    piece = np.searchsorted(k, T)
+    L = np.diff(k)
+    lam = np.zeros(M)
+    inner = (piece >= 1) & (piece <= K - 1)
+    lam[inner] = (T[inner] - k[piece[inner] - 1]) / L[piece[inner] - 1]
+    nv = K + 1 + K  # V_0..V_{K-1}, s_R, tau_0..tau_{K-1}
+    idx = np.arange(M)
+    c1 = np.where(piece == 0, 0, np.where(piece == K, K - 1, piece - 1))
+    v1 = np.where((piece == 0) | (piece == K), 1.0, 1.0 - lam)
+    c2 = np.where(piece == K, K, np.minimum(piece, K - 1))
+    v2 = np.where(piece == K, T - k[-1], np.where(piece == 0, 0.0, lam))
+    Z = coo_matrix((np.r_[v1, v2], (np.r_[idx, idx], np.r_[c1, c2])), shape=(M, nv)).tocsr()
+    rows, cols, vals = [], [], []
+    for i in range(K):  # slope change at kink i: s_{i+1} - s_i
+        if i + 1 <= K - 1:
+            rows += [i, i]; cols += [i + 1, i]; vals += [1 / L[i], -1 / L[i]]
+        else:
+            rows += [i]; cols += [K]; vals += [1.0]
+        if i >= 1:
+            rows += [i, i]; cols += [i, i - 1]; vals += [-1 / L[i - 1], 1 / L[i - 1]]
+    D = coo_matrix((vals, (rows, cols)), shape=(K, nv)).tocsr()
+    w = np.maximum(np.asarray(abs(D).max(axis=1).todense()).ravel(), 1e-300)
+    tau = coo_matrix((-np.ones(K), (np.arange(K), K + 1 + np.arange(K))), shape=(K, nv)).tocsr()
+    slope_rows = vstack([diags(1.0 / w) @ D + tau, -(diags(1.0 / w) @ D) + tau])
+    reach = (T[-1] - k) + 0.05 * (T[-1] - T[0] + 1e-300)
+    cost = np.r_[np.zeros(K + 1), w * np.maximum(reach, 0.05 * (T[-1] - T[0] + 1e-300))]
+    cost = cost / cost.max()
+    pos = idx % G
+    m = 1.0 + 1.25 * mu
+    bounds = [(None, None)] * (K + 1) + [(0.0, None)] * K
+    if convention == "deep":
+        bounds[0] = (None, -m)
+        bounds[K - 1] = (None, -m)
+        bounds[K] = (0.0, 0.0)
+    values = [[None] * H for _ in range(dy)]
+    bar = tqdm(total=dy * H, desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
+               disable=None if dy * H * K >= 4000 else True, leave=False)
+    for rr in range(dy):
+        for n in range(H):
+            ys = Y[:, rr] * sigma[n]
+            eq = (pos == n) | (pos == G - 1 - n)
+            high = (pos > n) & (pos < G - 1 - n)
+            low = ~(eq | high)
+            # z is linear on a piece, so a run of same-class points inside one piece is constrained
+            # by its first and last point alone: keep those rows (O(A) instead of O(N))
+            cls = np.where(eq, 0, np.where(high, 1, 2))
+            key = piece * 3 + cls
+            edge = np.ones(M, dtype=bool)
+            edge[1:-1] = (key[1:-1] != key[:-2]) | (key[1:-1] != key[2:])
+            lo_rows = np.flatnonzero(low & edge)
+            hi_rows = np.flatnonzero(high & edge)
+            A_ub = vstack([Z[lo_rows], -Z[hi_rows], slope_rows]).tocsr()
+            b_ub = np.r_[np.full(lo_rows.size, -m), np.full(hi_rows.size, -m), np.zeros(2 * K)]
+            res = None
+            for method in ("highs-ds", "highs-ipm"):
+                res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=Z[np.flatnonzero(eq)], b_eq=ys[eq], bounds=bounds,
+                              method=method)
+                if res.status == 0:
+                    break
+            if res.status != 0:
+                raise CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({res.message}); "
+                                    "this is a bug for data that passed validation, please report it")
+            values[rr][n] = (res.x[:K].copy(), float(res.x[K]))
+            bar.update(1)
+    bar.close()
+    return values, 0
+
+
+# -------------------------------------------------------------------------- block
+
+
+@dataclasses.dataclass
+class Block1D:
+    """A two-hidden-layer ReLU block acting on a scalar coordinate t.
+
+    layer 1: h_k = relu(sign_k * alpha_k * (t - kink_k)),  k = 0..K-1 (K = 4A)
+    layer 2: g = relu(h @ w2 + b2)                          (H = 4B*dy ReLUs)
+    output:  out = g @ w3 + b3                              (dy)
+    Arrays are float64, or object arrays of exact rationals in exact mode.
+    """
+
+    kink: np.ndarray
+    sign: np.ndarray
+    alpha: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    w3: np.ndarray
+    b3: np.ndarray
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def layer1_affine(self):
+        """(a, c) with layer-1 pre-activation a * t + c."""
+        a = self.sign * self.alpha
+        return a, -a * self.kink
+
+    def __call__(self, t):
+        a, c = self.layer1_affine()
+        t = np.asarray(t)
+        h = np.maximum(t[:, None] * a[None, :] + c[None, :], 0)
+        g = np.maximum(h @ self.w2 + self.b2, 0)
+        return g @ self.w3 + self.b3
+
+
+def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, convention: str = "plain",
+             mu: float = 1.0, slopes=None) -> Block1D:
+    """Build the chain-free Yun block on sorted scalar positions (see module docstring).
+
+    Args:
+      t: (M,) strictly increasing positions (float64, or object array of rationals for exact mode).
+      y: (M, dy) labels in [-1, 1] (same number type as t).
+      n_groups: A (layer 1 gets 4A ReLUs).  pairs: B (layer 2 gets 4B*dy ReLUs).  Needs M <= 4AB.
+      left, right: nearest data positions outside the block, or None; all kinks lie strictly inside.
+      convention: "plain" (out = y at the block's points) or "deep" (out = 1 + y there and out = 0
+        at every t <= left or t >= right, so blocks can be summed).
+      mu: saturation margin: neighbours of an owned point are pushed to |z| >= 1 + mu.
+      slopes: optional free choices of an earlier (float) build of the same block (its
+        ``info["slopes"]``: each layer-2 neuron's values at the kinks), reused so that an exact
+        rebuild makes the same choices; the exact equalities are re-imposed on top.
+    """
+    exact = isinstance(t, np.ndarray) and t.dtype == object
+    t = np.asarray(t) if exact else np.asarray(t, dtype=np.float64)
+    y = np.asarray(y) if exact else np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    A, B = int(n_groups), int(pairs)
+    M, dy = y.shape
+    G, H = 4 * B, 2 * B
+    cap = A * G
+    if A < 1 or B < 1:
+        raise WidthError(f"the block needs at least one group and one pair (got A={A}, B={B})")
+    if M < 1 or t.shape != (M,):
+        raise ShapeError(f"t must have shape (M,) with M >= 1 matching y; got {t.shape} and {y.shape}")
+    if M > cap:
+        raise WidthError(f"{M} points exceed the block's capacity 4*A*B = {cap}")
+    if convention not in ("plain", "deep"):
+        raise ValueError(f"unknown convention {convention!r}")
+    tf = np.array([float(v) for v in t]) if exact else t
+    if M > 1 and not np.all(tf[1:] > tf[:-1]) and not (exact and all(t[i + 1] > t[i] for i in range(M - 1))):
+        raise ShapeError("block positions must be strictly increasing")
+    one = _const(1.0, t)
+    zero = _const(0.0, t)
+    mu_ = _const(mu, t)
+    quarter = _const(QUARTER, t)
+
+    # --- virtual padding and outer neighbours -------------------------------------------
+    gap_med = float(np.median(np.diff(tf))) if M > 1 else (
+        float(min(abs(tf[0] - float(left)) if left is not None else math.inf,
+                  abs(float(right) - tf[0]) if right is not None else math.inf, 1.0)))
+    gap_med = gap_med if gap_med > 0 and math.isfinite(gap_med) else 1.0
+    V_pad = cap - M
+    if V_pad:
+        if right is None:
+            step = _const(gap_med, t)
+        else:
+            step = (right - t[-1]) / _const(V_pad + 1, t)
+        extra = np.array([t[-1] + step * _const(i + 1, t) for i in range(V_pad)], dtype=t.dtype)
+        T = np.concatenate([t, extra])
+        Y = np.concatenate([y, np.full((V_pad, dy), zero, dtype=y.dtype)])
+    else:
+        T, Y = t, y
+    left_pos = left if left is not None else T[0] - _const(gap_med, t)
+    right_pos = right if right is not None else T[-1] + _const(gap_med, t)
+
+    # --- kinks (4 per group): the largest gap of F, the middle gap, the largest gap of S,
+    # the gap to the next group; plus one before the block.  The last group of a "deep" block
+    # spends its S kink on a kink after the block instead (flat and saturated on both sides).
+    kinks, gap_choice = _kink_positions(T, A, B, left_pos, right_pos, convention, quarter,
+                                        None if slopes is None else slopes["gaps"])
+    K = kinks.shape[0]
+    tf = _to_float(T) if exact else T
+    kf = _to_float(kinks) if exact else kinks
+    # --- layer 2: per neuron an LP over its values at the kinks (float geometry) --------------
+    sigma = np.where(np.arange(H) % 2 == 0, 1.0, -1.0)
+    yf = _to_float(Y) if exact else Y
+    if slopes is None:
+        values, lp_failures = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu)
+    else:
+        values, lp_failures = slopes["values"], 0
+    # --- exact equalities and weights (in the block's number type) ----------------------------
+    piece = np.searchsorted(kf, tf)  # piece of each point: 0 (left of all kinks) .. K
+    L = kinks[1:] - kinks[:-1]
+    pos = np.arange(T.shape[0]) % G
+    alpha = _pow2_inverse(_local_gaps(kf), exact)
+    sig_ = to_exact(sigma) if exact else sigma
+    w2 = np.empty((K, dy * H * 2), dtype=T.dtype)
+    b2 = np.empty((dy * H * 2,), dtype=T.dtype)
+    w3 = np.full((dy * H * 2, dy), zero, dtype=T.dtype)
+    max_sum, max_slope, max_depth = 0.0, 0.0, 0.0
+    for rr in range(dy):
+        for n in range(H):
+            V0, sR0 = values[rr][n]
+            V = to_exact(V0) if exact else np.array(V0, dtype=np.float64)
+            sR = to_exact(np.array(sR0))[()] if exact else float(sR0)
+            ys = Y[:, rr] * sig_[n]
+            eq = (pos == n) | (pos == G - 1 - n)
+            for i_pt in np.flatnonzero(eq):  # left to right: at most one equality per piece
+                pi = int(piece[i_pt])
+                if 1 <= pi <= K - 1:
+                    V[pi] = V[pi - 1] + (ys[i_pt] - V[pi - 1]) * L[pi - 1] / (T[i_pt] - kinks[pi - 1])
+                elif pi == K:
+                    sR = (ys[i_pt] - V[K - 1]) / (T[i_pt] - kinks[K - 1])
+            slope = np.concatenate([np.array([zero], dtype=T.dtype), (V[1:] - V[:-1]) / L,
+                                    np.array([sR], dtype=T.dtype)])
+            delta = slope[1:] - slope[:-1]  # slope change at each kink
+            col = 2 * (rr * H + n)
+            w2[:, col] = delta * sig_[n] / alpha
+            w2[:, col + 1] = w2[:, col]
+            b2[col] = V[0] * sig_[n] + one
+            b2[col + 1] = V[0] * sig_[n] - one
+            w3[col, rr] = one
+            w3[col + 1, rr] = -one
+            if not exact:
+                max_sum = max(max_sum, float(np.sum(np.abs(delta))))
+                max_slope = max(max_slope, float(np.max(np.abs(slope))))
+                max_depth = max(max_depth, float(np.max(np.abs(V))))
+    b3_val = -(H + 1) if convention == "plain" else -H
+    b3 = np.full((dy,), _const(float(b3_val), t), dtype=T.dtype)
+    sign_arr = to_exact(np.ones(K)) if exact else np.ones(K)
+    info = {"virtual_points": int(V_pad), "lp_failures": int(lp_failures),
+            "slopes": {"values": values, "gaps": gap_choice}}
+    if not exact:
+        info.update(max_abs_slope=max_slope, sum_abs_slope_change_max=max_sum, max_depth=max_depth)
+    return Block1D(kink=kinks, sign=sign_arr, alpha=alpha, w2=w2, b2=b2, w3=w3, b3=b3, info=info)
+
+
+
+def check_block_widths(n: int, widths: Sequence[int], dy: int, activation: str = "relu") -> tuple[int, int]:
+    """Validate (d1, d2) against the theorem; return (A, B).  Raises WidthError saying what would do."""
+    if len(widths) != 2:
+        s1, s2 = yun3_smallest_widths(n, dy, activation)
+        raise WidthError(f"yun3 builds exactly two hidden layers; got widths {list(widths)}: give --widths D1,D2 "
+                         f"(the smallest that satisfy the theorem for N = {n}, dy = {dy} are {s1},{s2})")
+    d1, d2 = int(widths[0]), int(widths[1])
+    cap = yun3_capacity(d1, d2, dy, activation)
+    if cap < n:
+        s1, s2 = yun3_smallest_widths(n, dy, activation)
+        form = ("4*floor(d1/4)*floor(d2/(4*dy))" if activation == "relu" else "4*floor(d1/2)*floor(d2/(2*dy))")
+        raise WidthError(
+            f"widths ({d1}, {d2}) memorize at most {cap} points with dy = {dy} ({activation}: {form} = {cap} < N = {n}); "
+            f"the smallest widths that satisfy the theorem are {s1},{s2}")
+    if activation == "relu":
+        return d1 // 4, d2 // (4 * dy)
+    return d1 // 2, d2 // (2 * dy)
