@@ -23,7 +23,7 @@ from capacity.sweep import (ResultStore, spec_for, SweepSpec, cells, my_share, r
 from capacity.train import TrainConfig, local_mesh
 from capacity.plots import phase
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TINY = SweepSpec(mode="trained", depths=(2,), widths=(2, 8), ns=(4, 8), seeds=2, lrs=(1e-2,),
                  train=TrainConfig(max_steps=400, chunk=200, tol=1e-2), runs_per_batch=2, pad_width=8)
