@@ -521,7 +521,7 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable = (), force: 
                                   f"input: choose another {flag}")
     try:
         st = os.lstat(p)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as e:
         raise OutputPathError(f"{flag} {p}: cannot inspect it ({e.strerror or e})") from None
@@ -540,6 +540,8 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable = (), force: 
             raise OutputPathError(f"{flag} {p} already exists; pass {force_flag} to overwrite it, or choose another {flag}")
     parent = os.path.dirname(os.path.abspath(p))
     if not os.path.isdir(parent):
+        if os.path.lexists(parent):
+            raise OutputPathError(f"{flag} {p}: {parent} is not a directory; choose another {flag}")
         raise OutputPathError(f"{flag} {p}: the directory {parent} does not exist; create it first")
     _probe_writable(parent, flag, p)
     return Path(p)
