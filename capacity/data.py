@@ -6,7 +6,10 @@ A dataset is N distinct inputs ``x`` (float64, shape (N, dx)) with labels ``y``:
   finite-sample-expressivity definition); a (N,) array is read as dy = 1;
 * classification: integer class indices of shape (N,), values 0..C-1.
 
-``DATA.npz`` holds the arrays ``x`` and ``y`` exactly as above.
+``DATA.npz`` holds the arrays ``x`` and ``y`` exactly as above.  It is read by
+:func:`capacity._files.read_npz`: sizes are checked against the memory cap (8 GiB, or
+``$CAPACITY_MAX_BYTES``) and dtypes against numbers before anything is allocated, zip bombs are
+refused, nothing is unpickled; it is written atomically.
 
 Validation raises the specific :mod:`capacity.errors` exceptions with the
 offending indices in the message.  Labels outside [-1, 1] can be rescaled with
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 
 import numpy as np
 
+from capacity._files import atomic_save_npz, read_npz
 from capacity.errors import (
+    DataError,
     DataFileError,
     DuplicateInputError,
     LabelRangeError,
@@ -101,6 +105,9 @@ def make_dataset(x, y, *, classification: bool | None = None, allow_out_of_box: 
     """
     x = np.asarray(x)
     y = np.asarray(y)
+    if y.dtype.hasobject or y.dtype.names is not None or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) \
+            or np.iscomplexobj(y):
+        raise ShapeError(f"y must be real numbers or integer classes; got dtype {y.dtype}")
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -111,6 +118,8 @@ def make_dataset(x, y, *, classification: bool | None = None, allow_out_of_box: 
     n = x.shape[0]
     if n == 0:
         raise ShapeError("the dataset is empty (N = 0); give at least one point")
+    if x.shape[1] == 0:
+        raise ShapeError(f"x has 0 columns (shape {x.shape}); each point needs at least one coordinate")
     if y.shape[:1] != (n,):
         raise ShapeError(
             f"x has {n} rows but y has shape {y.shape}; y must have N = {n} rows "
@@ -179,35 +188,50 @@ def rescale_labels(ds: Dataset) -> Dataset:
 
 
 def save_npz(path: str | os.PathLike, ds: Dataset) -> None:
-    """Write ``DATA.npz`` (arrays ``x`` and ``y``, original label scale) atomically."""
-    path = os.fspath(path)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, x=ds.x, y=ds.y_original)
-    os.replace(tmp, path)
+    """Write ``DATA.npz`` (arrays ``x`` and ``y``, original label scale) atomically.
+
+    The file appears complete or not at all (a hidden temporary file in the same directory is
+    renamed over ``path``); an existing file is replaced, so callers that must not overwrite
+    check first with :func:`capacity._files.check_output_path`.
+    """
+    atomic_save_npz(path, {"x": np.asarray(ds.x, dtype=np.float64), "y": ds.y_original})
 
 
-def load_npz(path: str | os.PathLike, *, rescale: bool = False, classification: bool | None = None) -> Dataset:
+#: members of a DATA.npz and their kinds (see :func:`capacity._files.read_npz`)
+DATA_MEMBERS = {"x": "real", "y": "real"}
+
+
+def load_npz(path: str | os.PathLike, *, rescale: bool = False, classification: bool | None = None,
+             max_bytes: int | None = None) -> Dataset:
     """Read and validate ``DATA.npz``.
 
+    The file is read by :func:`capacity._files.read_npz` (sizes checked against the memory cap
+    before anything is allocated, dtypes checked from the headers, never unpickled), then
+    validated by :func:`make_dataset`.  Every problem raises a :class:`DataError` subclass whose
+    one-line message starts with the path.
+
     Args:
-      path: file with arrays ``x`` and ``y``.
-      rescale: divide out-of-box real labels by max|y| instead of raising.
+      path: file with arrays ``x`` (N, dx) and ``y`` (N,) or (N, dy); other members are ignored.
+      rescale: divide out-of-box real labels by a power of two instead of raising.
+      classification: force the label type (default: integer ``y`` means classes).
+      max_bytes: memory cap for the arrays (default ``$CAPACITY_MAX_BYTES`` or 8 GiB).
     """
     path = os.fspath(path)
+    arrays = read_npz(path, allowed=DATA_MEMBERS, max_bytes=max_bytes, what="DATA.npz")
+    if "x" not in arrays or "y" not in arrays:
+        found = sorted(arrays)
+        raise DataFileError(
+            f"{path}: a DATA.npz needs arrays 'x' (N, dx) and 'y' (N,) or (N, dy); found {found}"
+        )
+    x, y = arrays["x"], arrays["y"]
+    if x.ndim not in (1, 2):
+        raise ShapeError(f"{path}: x must have shape (N, dx); got shape {x.shape}")
+    if y.ndim not in (1, 2):
+        raise ShapeError(f"{path}: y must have shape (N,) or (N, dy); got shape {y.shape}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if "x" not in f.files or "y" not in f.files:
-                raise DataFileError(
-                    f"{path}: a DATA.npz needs arrays 'x' (N, dx) and 'y' (N,) or (N, dy); found {sorted(f.files)}"
-                )
-            x, y = f["x"], f["y"]
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        if isinstance(e, DataFileError):
-            raise
-        raise DataFileError(f"{path}: not a readable .npz file ({e})") from None
-    ds = make_dataset(x, y, classification=classification, allow_out_of_box=rescale)
+        ds = make_dataset(x, y, classification=classification, allow_out_of_box=rescale)
+    except DataError as e:
+        raise type(e)(f"{path}: {e}") from None
     return rescale_labels(ds) if rescale else ds
 
 

@@ -40,3 +40,22 @@ class GeneralPositionError(CapacityError):
 
 class SeparationError(DataError):
     """A separation assumption fails (e.g. Hardt-Ma: a pair closer than rho, or no margin after projection)."""
+
+
+class FileLimitError(DataFileError):
+    """A data or network file is larger than the memory cap allows, or is malformed in a way that
+    could exhaust memory (zip bomb, lying header, too many members, absurdly long strings)."""
+
+
+class OutputPathError(CapacityError):
+    """An output path would destroy something the user owns (an input file, a device, a directory,
+    a symbolic link, an existing file without --force) or cannot be written."""
+
+
+class StoreLockedError(CapacityError):
+    """Another process holds the lock of a sweep store (one --out directory per running process)."""
+
+
+class ResourceError(CapacityError):
+    """A request's estimated memory (or time) exceeds the cap; the message gives the estimate,
+    the cap and how to override it."""

@@ -83,3 +83,33 @@ def test_npz_roundtrip_and_unreadable_files(tmp_path):
 def test_class_labels():
     ds = data.generate("gaussian", 50, 2, seed=0, classes=5)
     assert ds.is_classification and ds.y.dtype == np.int64 and ds.dy <= 5
+
+
+def test_zero_columns_and_non_numeric_labels_are_refused():
+    with pytest.raises(ShapeError, match="0 columns"):
+        data.make_dataset(np.zeros((3, 0)), np.zeros(3))
+    with pytest.raises(ShapeError, match="y must be real numbers or integer classes"):
+        data.make_dataset(np.arange(3.0), np.array(["a", "b", "c"]))
+    with pytest.raises(ShapeError, match="y must be real numbers or integer classes"):
+        data.make_dataset(np.arange(3.0), np.array([1j, 0, 0]))
+
+
+def test_load_errors_name_the_file_and_saving_is_atomic(tmp_path):
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.array([[0.0], [1.0], [0.0]]), y=np.zeros(3))
+    with pytest.raises(DuplicateInputError, match=rf"^{p}: inputs must be pairwise distinct.*\(0, 2\)"):
+        data.load_npz(p)
+    ds = data.generate("gaussian", 10, 2, seed=0)
+    data.save_npz(p, ds)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["d.npz"]  # no temporary file left beside it
+    np.testing.assert_array_equal(data.load_npz(p).x, ds.x)
+
+
+def test_rescaled_labels_are_saved_in_the_original_scale(tmp_path):
+    x = np.arange(3.0)[:, None]
+    y = np.array([0.5, -3.0, 2.0])
+    ds = data.rescale_labels(data.make_dataset(x, y, allow_out_of_box=True))
+    data.save_npz(tmp_path / "d.npz", ds)
+    back = data.load_npz(tmp_path / "d.npz", rescale=True)
+    assert back.label_scale == 4.0
+    np.testing.assert_array_equal(back.y_original[:, 0], y)

@@ -1,0 +1,105 @@
+"""Up-front resource estimates (capacity._resources): fast, allocation-free, refusing what cannot fit."""
+
+import math
+import resource
+import time
+
+import pytest
+
+from capacity import _resources as R
+from capacity.constructions import names
+from capacity.errors import CapacityError, ResourceError
+
+GIB = 2**30
+
+
+def test_huge_width_request_is_refused_fast_without_allocating():
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceError) as e:
+        R.require_fits(R.build_estimate("yun3", 10**9, 8, 1, (100000, 100000)))
+    seconds = time.perf_counter() - t0
+    msg = str(e.value)
+    assert seconds < 0.1  # far under the 2 s the issue allows
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1024 * 1024  # peak RSS of this process < 1 GiB
+    # the message gives the estimate, its dominant term, the cap and how to raise it, on one line
+    assert "building yun3 at widths 100000,100000" in msg and "GiB of memory" in msg
+    assert "kernel (100000 x 100000) = 74.5 GiB" in msg
+    assert "cap of 8 GiB" in msg and "CAPACITY_MAX_BYTES" in msg and "\n" not in msg
+
+
+def test_issue_cases_all_answer_in_microseconds():
+    t0 = time.perf_counter()
+    for name in names():
+        R.build_estimate(name, 10**10, 16, 1, (100000, 100000, 100000))
+    R.verify_estimate((16, 10**6, 10**6, 1), 10**10)
+    R.exact_estimate((16, 10**6, 10**6, 1), 10**10, rank_one=True)
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_yun3_memory_follows_the_padded_block_and_the_kernel():
+    small = R.build_estimate("yun3", 2000, 8, 1, (92, 92))
+    assert small.bytes < 1 * GIB and small.seconds < 10
+    R.require_fits(small)  # the README-sized builds pass
+    R.require_fits(R.build_estimate("yun3", 100000, 16, 1, (632, 636)))
+    # padding dominates when the widths are far above N: 4 * 2500 * 2500 = 25e6 padded positions
+    pad = R.build_estimate("yun3", 1000, 8, 1, (10000, 10000))
+    assert 25e6 * 200 < pad.bytes - R.BASE_BYTES < 25e6 * 400
+    assert "25,000,000 padded block positions" in pad.detail
+    # doubling both widths multiplies the widths-dominated memory by about 4
+    big = R.build_estimate("yun3", 1000, 8, 1, (20000, 20000))
+    assert 3.5 < (big.bytes - R.BASE_BYTES) / (pad.bytes - R.BASE_BYTES) < 4.5
+    ht = R.build_estimate("yun3", 1000, 8, 1, (10000, 10000), activation="hardtanh")
+    assert ht.bytes > pad.bytes  # 4 floor(d1/2) floor(d2/2) positions instead of 4 floor(d1/4) floor(d2/4)
+
+
+def test_every_construction_has_a_finite_positive_estimate():
+    for name in names():
+        e = R.build_estimate(name, 5000, 8, 2, (200, 200, 200))
+        assert e.bytes >= R.BASE_BYTES and 0 < e.seconds < math.inf and e.retained > 0, name
+
+
+def test_verify_memory_is_bounded_by_chunk_not_by_n():
+    a = R.verify_estimate((8, 600, 600, 1), 10**6, chunk=4096)
+    b = R.verify_estimate((8, 600, 600, 1), 10**6, chunk=64)
+    assert a.bytes - b.bytes == pytest.approx(10 * (4096 - 64) * 600 * 8)
+    c = R.verify_estimate((8, 600, 600, 1), 2 * 10**6, chunk=4096)
+    # N enters only through the data and the per-point outputs (~200 bytes a point), never N x width
+    assert c.bytes - a.bytes < 300 * 10**6 < 10**6 * 600 * 8
+    assert c.seconds > 1.9 * (a.seconds - R._T_JIT)
+
+
+def test_exact_estimates_and_rank_one_shortcut():
+    general = R.exact_estimate((8, 1000, 1000, 1), 20000)
+    fast = R.exact_estimate((8, 1000, 1000, 1), 20000, rank_one=True)
+    assert fast.seconds < general.seconds / 10
+    with pytest.raises(ResourceError, match="evaluating N = 10,000,000 points exactly needs an estimated"):
+        R.require_fits(R.exact_estimate((8, 5000, 5000, 1), 10**7))
+
+
+def test_then_keeps_the_first_result_in_memory():
+    b = R.build_estimate("yun3", 2000, 8, 1, (92, 92))
+    v = R.verify_estimate((8, 92, 92, 1), 2000)
+    both = R.then(b, v)
+    assert both.bytes == max(b.bytes, b.retained + v.bytes)
+    assert both.seconds == pytest.approx(b.seconds + v.seconds)
+
+
+def test_cap_overrides(monkeypatch):
+    e = R.build_estimate("yun3", 1000, 8, 1, (5000, 5000))  # about 2.2 GiB
+    monkeypatch.delenv("CAPACITY_MAX_BYTES", raising=False)
+    monkeypatch.delenv("CAPACITY_MAX_SECONDS", raising=False)
+    R.require_fits(e)
+    with pytest.raises(ResourceError, match="cap of 1 GiB"):
+        R.require_fits(e, cap=GIB)
+    monkeypatch.setenv("CAPACITY_MAX_BYTES", "2G")
+    with pytest.raises(ResourceError, match="cap of 2 GiB"):
+        R.require_fits(e)
+    assert R.require_fits(e, cap=64 * GIB) is e  # the keyword beats the environment
+    monkeypatch.setenv("CAPACITY_MAX_BYTES", "unlimited")
+    R.require_fits(R.build_estimate("yun3", 10**9, 8, 1, (100000, 100000)))
+    monkeypatch.setenv("CAPACITY_MAX_SECONDS", "60")
+    with pytest.raises(ResourceError, match=r"estimated .* more than the time cap of 60 s.*CAPACITY_MAX_SECONDS"):
+        R.require_fits(e)
+    monkeypatch.setenv("CAPACITY_MAX_SECONDS", "soon")
+    with pytest.raises(CapacityError, match="CAPACITY_MAX_SECONDS='soon' must be a positive number"):
+        R.require_fits(e)
