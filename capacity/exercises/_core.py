@@ -198,7 +198,12 @@ def load_source(text: str, name: str = "student_solution") -> types.ModuleType:
     """A module made by executing ``text`` (exceptions propagate)."""
     mod = types.ModuleType(name)
     mod.__file__ = f"<{name}>"
-    exec(compile(text, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 - running the student's own code
+    sys.modules[name] = mod  # dataclasses and typing look the module up by name while it runs
+    try:
+        exec(compile(text, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 - running the student's own code
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return mod
 
 
@@ -210,7 +215,12 @@ def load_path(path: str | os.PathLike) -> types.ModuleType:
     name = f"capacity_student_{abs(hash(os.path.abspath(path)))}_{time.monotonic_ns()}"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.modules[name] = mod  # dataclasses and typing look the module up by name while it runs
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return mod
 
 
@@ -351,28 +361,6 @@ def tally(items: Sequence[tuple[bool, str]]) -> Score:
     if bad:
         msg = bad[0] + (f" (and {len(bad) - 1} more of {len(items)} failing)" if len(bad) > 1 else "")
     return Score(len(items) - len(bad), len(items), msg)
-
-
-def exact(v, what: str) -> Fraction:
-    """An exact rational from int/Fraction/fmpq; a float is refused with a message saying why."""
-    if isinstance(v, bool):
-        raise CheckFailed(f"{what} is a bool ({v}); return a number")
-    if isinstance(v, int):
-        return Fraction(v)
-    if isinstance(v, Fraction):
-        return v
-    if type(v).__name__ == "fmpq":
-        return Fraction(int(v.p), int(v.q))
-    if hasattr(v, "dtype") and getattr(v, "shape", None) == () and v.dtype.kind in "iu":
-        return Fraction(int(v))
-    if hasattr(v, "dtype") and v.dtype == object and getattr(v, "shape", None) == ():
-        return exact(v.item(), what)
-    raise CheckFailed(f"{what} is a {type(v).__name__} ({v!r}); this exercise is checked exactly: "
-                      "use int / fractions.Fraction throughout (float rounding is not allowed here)")
-
-
-def py_version_ok() -> bool:  # pragma: no cover - trivial
-    return sys.version_info >= (3, 10)
 
 
 def to_fraction(v) -> Fraction:

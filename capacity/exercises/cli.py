@@ -98,9 +98,18 @@ def readme_text(ex, directory: str) -> str:
             f"`capacity exercises hint {ex.number} --level 1` (levels 1 to {len(ex.hints)}).\n")
 
 
+def _nbformat():
+    try:
+        import nbformat
+    except ImportError:
+        raise CapacityError("notebooks need the nbformat package (pip install nbformat); "
+                            "without it use the plain solution.py workspace / --format plain") from None
+    return nbformat
+
+
 def notebook(ex):
     """The student notebook: statement, stub cell (tagged 'solution'), check cell."""
-    import nbformat
+    nbformat = _nbformat()
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -134,8 +143,6 @@ def _write_new(path: str, text: str, written: list, kept: list, mode: int | None
 
 
 def _start(args) -> int:
-    import nbformat
-
     from capacity.exercises import get
 
     ex = get(args.id)
@@ -147,7 +154,7 @@ def _start(args) -> int:
     written, kept = [], []
     _write_new(os.path.join(ws, "README.md"), readme_text(ex, args.dir), written, kept)
     if args.notebook:
-        _write_new(os.path.join(ws, "solution.ipynb"), nbformat.writes(notebook(ex)), written, kept)
+        _write_new(os.path.join(ws, "solution.ipynb"), _nbformat().writes(notebook(ex)), written, kept)
     else:
         _write_new(os.path.join(ws, "solution.py"), ex.stub, written, kept)
     script = (f'#!/bin/sh\n# Check exercise {ex.id} (public checks).\ncd "$(dirname "$0")/.." && '
@@ -166,7 +173,7 @@ def _start(args) -> int:
 
 def notebook_source(path: str) -> str:
     """The code of a student notebook's cells tagged 'solution' (all code cells but the check cell if none)."""
-    import nbformat
+    nbformat = _nbformat()
 
     try:
         nb = nbformat.read(path, as_version=4)
@@ -254,8 +261,6 @@ def otter_test(ex, check, index: int) -> tuple[str, str]:
 
 def export_files(fmt: str, directory: str) -> dict[str, str]:
     """Every file the export writes: {path: text}."""
-    import nbformat
-
     from capacity.exercises import all_exercises
 
     files: dict[str, str] = {}
@@ -282,7 +287,7 @@ def export_files(fmt: str, directory: str) -> dict[str, str]:
                 "sys.exit(0 if report.all_passed else 1)\n")
         else:
             nb = notebook(ex)
-            import nbformat as _nbf
+            _nbf = _nbformat()
 
             nb.cells.insert(0, _nbf.v4.new_code_cell('import otter\ngrader = otter.Notebook("tests")'))
             for i, c in enumerate(ex.checks, 1):
@@ -290,7 +295,7 @@ def export_files(fmt: str, directory: str) -> dict[str, str]:
                 files[os.path.join(d, "tests", name + ".py")] = text
                 if c.public:
                     nb.cells.append(_nbf.v4.new_code_cell(f'grader.check("{name}")'))
-            files[os.path.join(d, f"{ex.id}.ipynb")] = nbformat.writes(nb)
+            files[os.path.join(d, f"{ex.id}.ipynb")] = _nbf.writes(nb)
     files[os.path.join(directory, "exercises.json")] = json.dumps(
         {"format": fmt, "exercises": index,
          "note": "instructor/ folders hold reference solutions: do not distribute them"}, indent=2) + "\n"

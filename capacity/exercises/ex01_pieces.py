@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exercises._core import Check, CheckFailed, Exercise, load_source, need, tally
+from capacity.exercises._core import Check, Exercise, load_source, need, tally
 
 STATEMENT = r"""
 # Exercise 1: counting linear pieces on a line

@@ -25,7 +25,8 @@ points with labels in $[-1, 1]$.  After projecting to a line it is enough to do 
 sorted scalars $t_1 < \dots < t_N$ with $A = \lfloor d_1/4\rfloor$ groups and
 $B = \lfloor d_2/4\rfloor$ pairs.
 
-**The gadget** (the reconstruction in the project's digest, §3.3).  Pad the data to
+**The gadget** (a reconstruction of the paper's construction; the toolkit's own, better
+conditioned version is `capacity.constructions.yun3`).  Pad the data to
 $M = 4AB$ points (extra points to the right, label 0) and cut it into $A$ groups of $4B$
 consecutive points, each with a first half $F_j$ and a second half $S_j$ of $2B$ points.
 With the cuts $\ell_j$ (before $F_j$), $c_j$ (between the halves) and $r_j$ (after $S_j$),

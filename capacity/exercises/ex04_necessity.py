@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exercises._core import Check, CheckFailed, Exercise, exact_outputs, load_source, need, tally
+from capacity.exercises._core import Check, Exercise, exact_outputs, load_source, need, tally
 from theory import bounds
 
 STATEMENT = r"""

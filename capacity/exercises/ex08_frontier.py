@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from capacity.exercises._core import Check, CheckFailed, Exercise, load_source, need, tally
+from capacity.exercises._core import Check, Exercise, load_source, need, tally
 
 NS = (8, 32, 128, 512)
 DX = 4

@@ -3,11 +3,12 @@
 import json
 import os
 
-import nbformat
 import pytest
 
-from capacity import exercises
-from capacity.exercises import cli
+nbformat = pytest.importorskip("nbformat")
+
+from capacity import exercises  # noqa: E402
+from capacity.exercises import cli  # noqa: E402
 
 
 @pytest.fixture

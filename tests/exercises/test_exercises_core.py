@@ -64,3 +64,10 @@ def test_a_namespace_dict_is_accepted():
     ns = {}
     exec(textwrap.dedent("def f(x):\n    return x + x\n"), ns)
     assert run_checks(_toy(), ns, include_hidden=True).all_passed
+
+
+def test_a_solution_file_defining_a_dataclass_loads(tmp_path):
+    p = tmp_path / "solution.py"
+    p.write_text("from __future__ import annotations\nimport dataclasses\n\n@dataclasses.dataclass\nclass K:\n"
+                 "    k: int = 2\n\ndef f(x):\n    return K().k * x\n")
+    assert run_checks(_toy(), str(p), include_hidden=True).all_passed
