@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "capacity.cli.sgd",
     "capacity.cli.frontier",
     "capacity.cli.figures",
+    "capacity.exercises.cli",
 ]
 
 

@@ -75,3 +75,20 @@ class LongStep:
     def __exit__(self, *exc):
         self._timer.cancel()
         return False
+
+
+def force_flag(parser) -> None:
+    """The one --force option of every command that writes files."""
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing output files (never an input, a directory or a device; default: refuse)")
+
+
+def finite_positive(text: str) -> float:
+    """argparse type: a finite positive number (tolerances)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 1e-6; got {text!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number; got {text!r}")
+    return v

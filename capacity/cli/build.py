@@ -6,7 +6,7 @@ import math
 import os
 import sys
 
-from capacity.cli._common import LongStep, emit, int_list, positive_int, require
+from capacity.cli._common import LongStep, emit, force_flag, int_list, positive_int, require
 from capacity.errors import DataError
 
 
@@ -38,6 +38,7 @@ def register(sub) -> None:
     p.add_argument("--save-data", metavar="DATA.npz", default=None,
                    help="where to write a --random dataset (default: beside --out as NAME.data.npz)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    force_flag(p)
     p.set_defaults(func=run)
 
 
@@ -68,9 +69,29 @@ def run(args) -> int:
     from capacity.verification import DEFAULT_TOL
     from capacity.workflow import build_and_check
 
+    from capacity import _files, _resources
+
     tol = DEFAULT_TOL if args.tol is None else args.tol
     require(math.isfinite(tol) and tol > 0, f"--tol must be a finite positive number; got {tol}")
+    # outputs are checked before any work: never an input, a device or a directory, never silently replaced
+    _files.check_output_path(args.out, inputs=[args.data], force=args.force, flag="--out")
+    data_path = None
+    if not args.data:
+        data_path = args.save_data or (os.path.splitext(args.out)[0] + ".data.npz")
+        _files.check_output_path(data_path, inputs=[args.out], force=args.force, flag="--save-data")
+        n, dx, dy = args.random, args.dx, (args.classes or args.dy)
+        _resources.require_fits(_resources.build_estimate(args.construction, n, dx, dy, args.widths,
+                                                          activation=args.activation))
     ds = _load_dataset(args)
+    out_dim = ds.dy if not ds.is_classification else int(ds.y.max()) + 1
+    est = _resources.build_estimate(args.construction, ds.n, ds.dx, out_dim, args.widths, activation=args.activation)
+    if args.widths:
+        sizes = (ds.dx, *args.widths, out_dim)
+        est = _resources.then(est, _resources.verify_estimate(sizes, ds.n))
+        if args.certify:
+            est = _resources.then(est, _resources.exact_estimate(sizes, ds.n, rank_one=args.construction in
+                                                                 ("yun3", "yun-deep")))
+    _resources.require_fits(est)
     meta = {"n": ds.n, "seed": args.seed,
             "data": args.data or {"family": args.family, "n": args.random, "dx": args.dx, "dy": args.dy,
                                   "classes": args.classes, "seed": args.seed}}
@@ -92,8 +113,7 @@ def run(args) -> int:
     net.meta["widths"] = list(con.widths)
     net.meta["certification"] = checked.certification()
     save_net(args.out, net)
-    if not args.data:
-        data_path = args.save_data or (os.path.splitext(args.out)[0] + ".data.npz")
+    if data_path is not None:
         data.save_npz(data_path, ds)
         rep.notes.append(f"random dataset saved to {data_path} (verify with: capacity verify --net {args.out} "
                          f"--data {data_path})")

@@ -1,6 +1,6 @@
 """``capacity frontier``: measure every construction over N and draw the memorization frontier.
 
-    capacity frontier [--figures-dir figures] [--quick] [--only zhang,vardi]
+    capacity frontier [--figures-dir runs/frontier] [--quick] [--only zhang,vardi]
 
 Writes ``frontier.png``, ``frontier.pdf``, ``frontier.csv`` (one row per construction and N:
 measured parameters, neurons, bits per weight, verification levels, timings) and
@@ -17,7 +17,8 @@ from capacity.errors import CapacityError
 def register(subparsers) -> None:
     p = subparsers.add_parser("frontier", help="draw the memorization frontier (measured sizes vs N)",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--figures-dir", default="figures", help="output directory (default: figures)")
+    p.add_argument("--figures-dir", default="runs/frontier",
+                   help="output directory (default runs/frontier; 'capacity figures' writes the repository's figures/)")
     p.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} only (< 2 minutes)")
     p.add_argument("--only", default=None, help="comma-separated construction names (default: all)")
     p.set_defaults(func=run)

@@ -1,6 +1,6 @@
 """``capacity phase``: run (or resume) a capacity sweep and draw its phase diagrams.
 
-    capacity phase --mode trained --preset quick [--out runs/phase-trained-quick] [--resume] [--figures-dir figures]
+    capacity phase --mode trained --preset quick [--out runs/phase-trained-quick] [--resume] [--figures-dir OUT/figures]
 
 Presets (:data:`capacity.sweep.PRESETS`):
 
@@ -40,7 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", choices=("smoke", "quick", "paper"), default="quick")
     p.add_argument("--out", default=None, help="store directory (default runs/phase-MODE-PRESET)")
     p.add_argument("--resume", action="store_true", help="require an existing store in --out and continue it")
-    p.add_argument("--figures-dir", default="figures", help="where PNG/PDF/CSV go (default figures)")
+    p.add_argument("--figures-dir", default=None,
+                   help="where PNG/PDF/CSV go (default OUT/figures; only 'capacity figures' writes the repository's "
+                        "figures/)")
     p.add_argument("--no-figures", action="store_true", help="only run the sweep")
     p.add_argument("--construction", default=None,
                    help="registry name for --mode constructive at every depth (default: zhang at depth 2, yun3 at 3)")
@@ -70,7 +72,7 @@ def run(args) -> int:
     mine = [r for r in records if r.key in keys]
     print(f"{len(mine)}/{len(keys)} cells in {out} ({time.perf_counter() - t0:.1f} s this run)")
     if not args.no_figures and sweep.is_main_process() and mine:
-        paths = phase.draw_all(mine, args.figures_dir)
+        paths = phase.draw_all(mine, args.figures_dir or os.path.join(out, "figures"))
         for p in paths:
             print(f"wrote {p}")
     sys.stdout.flush()

@@ -33,9 +33,16 @@ def run(args) -> int:
     tol = DEFAULT_TOL if args.tol is None else args.tol
     require(math.isfinite(tol) and tol > 0, f"--tol must be a finite positive number; got {tol}")
     require(args.chunk >= 1, f"--chunk must be >= 1; got {args.chunk}")
+    from capacity import _resources
+
     net = load_net(args.net)
     rec = net.meta.get("record", {}) if isinstance(net.meta.get("record", {}), dict) else {}
     ds = data.load_npz(args.data, rescale=args.rescale_labels, classification=True if rec.get("classes") else None)
+    sizes = (net.widths[0], *net.widths[1:-1], net.widths[-1])
+    est = _resources.verify_estimate(sizes, ds.n, chunk=args.chunk)
+    if args.certify:
+        est = _resources.then(est, _resources.exact_estimate(sizes, ds.n, rank_one=True))
+    _resources.require_fits(est)
     rep = verify(net, ds, tol=tol, chunk=args.chunk)
     if args.certify and rep.dtype != "exact":
         print(f"evaluating {ds.n} points exactly ...", file=sys.stderr, flush=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
+import numpy as np
+
 from capacity.errors import CapacityError
 from capacity.networks import MLP, ExactMLPNet, MLPNet, Network
 
@@ -76,33 +78,114 @@ def public_record(record: dict) -> dict:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
+# ------------------------------------------------------------------ scale normalization
+
+
+def input_scale_exponent(x) -> int:
+    """k such that 2^-k max|x| lies in [1/2, 1): the power of two that brings the inputs to unit range.
+
+    Multiplying a float64 by a power of two is exact (away from overflow and underflow), so the
+    inputs are scaled without rounding and the scale folds exactly into the first layer.
+    """
+    m = float(np.max(np.abs(x))) if np.size(x) else 0.0
+    if m == 0.0 or not np.isfinite(m):
+        return 0
+    return int(np.frexp(m)[1])
+
+
+def _scaled(dataset, k: int):
+    """The dataset with inputs multiplied by 2^-k (exactly; refused where that would under/overflow)."""
+    from capacity.data import Dataset
+
+    x = np.ldexp(np.asarray(dataset.x, np.float64), -k)
+    if not np.array_equal(np.ldexp(x, k), dataset.x):
+        raise CapacityError(f"scaling the inputs by 2^{-k} to unit range is not exact in float64 (the data span more "
+                            "than the float64 exponent range); rescale them yourself")
+    return Dataset(x, dataset.y, dataset.label_scale)
+
+
+def _fold_input_scale(net: Network, k: int) -> Network:
+    """The network on scaled inputs x' = 2^-k x as a network on x: first-layer weights times 2^-k."""
+    if k == 0:
+        return net
+    if isinstance(net, MLPNet):
+        k0 = np.ldexp(net.kernels[0], -k)
+        if not np.array_equal(np.ldexp(k0, k), net.kernels[0]):
+            raise CapacityError(f"folding the input scale 2^{-k} into the first layer under- or overflows float64; "
+                                "rescale the inputs yourself")
+        return dataclasses.replace(net, kernels=[k0] + list(net.kernels[1:]))
+    if isinstance(net, ExactMLPNet):
+        from fractions import Fraction
+
+        f = Fraction(1, 2 ** k) if k > 0 else Fraction(2 ** (-k))
+        k0 = np.vectorize(lambda v: v * f, otypes=[object])(net.kernels[0])
+        return dataclasses.replace(net, kernels=[k0] + list(net.kernels[1:]))
+    from capacity.networks import ResidualNet
+
+    if isinstance(net, ResidualNet):
+        p = net.params
+        if net.is_exact:
+            from fractions import Fraction
+
+            f = Fraction(1, 2 ** k) if k > 0 else Fraction(2 ** (-k))
+            w_in = np.vectorize(lambda v: v * f, otypes=[object])(p.w_in)
+        else:
+            w_in = np.ldexp(p.w_in, -k)
+            if not np.array_equal(np.ldexp(w_in, k), p.w_in):
+                raise CapacityError(f"folding the input scale 2^{-k} into the input map under- or overflows float64")
+        return dataclasses.replace(net, params=p._replace(w_in=w_in))
+    raise CapacityError(f"cannot fold an input scale into a network of kind {net.kind!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
+    """A registered construction.
+
+    ``normalize``: the registry builds on inputs scaled by a power of two to unit range and folds
+    the scale exactly into the first layer (:func:`input_scale_exponent`), so data of any magnitude
+    that float64 holds build alike; off for constructions whose assumption is about the scale
+    itself (Hardt-Ma: unit-norm inputs).
+    """
+
     name: str
-    build: Callable[..., Construction]
+    build_fn: Callable[..., Construction]
     summary: str
     theorem: str
     exact: Callable[..., Network] | None = None  # (dataset, widths, float_build, **opts) -> exact Network
     activation: str = "relu"
+    normalize: bool = True
+
+    def build(self, dataset, widths, **options) -> Construction:
+        """Build on power-of-two-normalized inputs; the returned network acts on the original inputs."""
+        k = input_scale_exponent(dataset.x) if self.normalize else 0
+        if k == 0:
+            return self.build_fn(dataset, widths, **options)
+        con = self.build_fn(_scaled(dataset, k), widths, **options)
+        record = dict(con.record, input_scale_exponent=k)
+        return dataclasses.replace(con, net=_fold_input_scale(con.net, k), record=record)
 
     def exact_network(self, dataset, widths, float_build: Construction, **options) -> Network:
-        """The construction in exact arithmetic: the registered rational rebuild, else the float network."""
+        """The construction in exact arithmetic: the registered rational rebuild (on the same normalized
+        inputs as the float build), else the float network itself."""
         if self.exact is None:
             return float_build.net
-        return self.exact(dataset, widths, float_build, **options)
+        k = int(float_build.record.get("input_scale_exponent", 0))
+        if k == 0:
+            return self.exact(dataset, widths, float_build, **options)
+        return _fold_input_scale(self.exact(_scaled(dataset, k), widths, float_build, **options), k)
 
 
 _REGISTRY: dict[tuple[str, str], Entry] = {}
 
 
 def register(name: str, build: Callable[..., Construction], summary: str, *, theorem: str,
-             exact: Callable[..., Network] | None = None, activation: str = "relu") -> None:
+             exact: Callable[..., Network] | None = None, activation: str = "relu", normalize: bool = True) -> None:
     """Register a construction under ``name`` and ``activation`` (``capacity build --construction NAME
     --activation ACT``); a variant with another activation registers itself under the same name."""
     key = (name, activation)
-    if key in _REGISTRY and _REGISTRY[key].build is not build:
+    if key in _REGISTRY and _REGISTRY[key].build_fn is not build:
         raise CapacityError(f"a construction named {name!r} ({activation}) is already registered")
-    _REGISTRY[key] = Entry(name, build, summary, theorem, exact, activation)
+    _REGISTRY[key] = Entry(name, build, summary, theorem, exact, activation, normalize)
 
 
 def get(name: str, activation: str = "relu") -> Entry:

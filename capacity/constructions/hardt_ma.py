@@ -184,4 +184,4 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
 
 
 register("hardt-ma", build, "Hardt & Ma 2017: residual blocks re-targeting k = O(log N) points each, one-hot classes",
-         theorem="hardt-ma2017")
+         theorem="hardt-ma2017", normalize=False)  # its assumption is about the scale: unit-norm inputs

@@ -312,4 +312,4 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
 
 
 register("vardi", build, "Vardi, Yehudai & Shamir 2022: O~(sqrt N) params, width <= 12, Gray-coded bit extraction "
-         "in exact integers", theorem="vardi2022")
+         "in exact integers", theorem="vardi2022", normalize=False)  # already exact in any scale: integer inputs x 2^e

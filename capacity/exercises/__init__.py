@@ -13,7 +13,7 @@ The command line (``capacity exercises list|start|check|hint|solution|export``) 
   >>> rep.passed, rep.lines()[-1]
   (True, 'All public checks passed. Instructor checks (not shown) run at grading time.')
 
-See ``INSTRUCTORS.md`` beside this file for running a course, adding an exercise and exporting.
+See ``docs/exercises.md`` for running a course, adding an exercise and exporting.
 """
 
 from __future__ import annotations

@@ -380,10 +380,7 @@ def exact_outputs(kernels, biases, x) -> list[list[Fraction]]:
     """Exact outputs of a ReLU MLP at the rows of ``x`` by the toolkit's exact engine (rationals)."""
     import numpy as np
 
-    try:
-        from capacity.exact import exact_forward  # the restructured home
-    except ImportError:
-        from capacity.certify import exact_forward
+    from capacity.exact import exact_outputs as exact_forward
     ks = [np.array([[to_fraction(v) for v in row] for row in np.asarray(k, dtype=object)], dtype=object)
           for k in kernels]
     bs = [np.array([to_fraction(v) for v in np.ravel(np.asarray(b, dtype=object))], dtype=object) for b in biases]

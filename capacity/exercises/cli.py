@@ -317,27 +317,3 @@ def _export(args) -> int:
     print(f"exported {n_ex} exercises ({args.format} format, {len(files)} files) to {args.dir}")
     print("instructor/ folders hold the reference solutions: keep them out of what students receive")
     return 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry (``python -m capacity.exercises.cli ...``) until ``capacity exercises`` is wired in."""
-    try:
-        from capacity.cli import _Parser as parser_class
-    except ImportError:  # pragma: no cover - the lead's CLI moved
-        parser_class = argparse.ArgumentParser
-    parser = parser_class(prog="capacity", description="relu-capacity coursework")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
-    register(sub)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except CapacityError as e:
-        sys.stderr.write(f"capacity {args.command}: error: {e}\n")
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

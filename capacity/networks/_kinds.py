@@ -26,23 +26,23 @@ kind             class                                forward pass
 
 * ``residual``: the read-out in ``kernel_0``/``bias_0`` plus ``res_in_kernel``, ``res_in_bias``,
   ``res_U``, ``res_s``, ``res_V`` (layout in :mod:`capacity.networks._residual`);
-* ``mlp-exact``: ``exact_kernel_l`` / ``exact_bias_l`` as arrays of exact numbers written as
-  strings (``"123"`` or ``"-7/8"``); there are no float kernels, so a plain loader cannot
-  mistake the file for a float network.
+* ``mlp-exact``: ``exact_kernel_l`` / ``exact_bias_l`` as arrays of decimal integer strings
+  (the integer kind: Vardi et al.'s weights); there are no float kernels, so a plain loader
+  cannot mistake the file for a float network.  (A rational exact network is certified in
+  memory; only integer exact networks are saved.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import zipfile
 from fractions import Fraction
 from typing import ClassVar, Union
 
 import jax.numpy as jnp
 import numpy as np
 
+from capacity._files import atomic_save_npz, int_strings, json_dumps_standard, json_object, read_npz, text_member
 from capacity.errors import DataFileError, ShapeError
 from capacity.networks._mlp import ACTIVATIONS, MLP, activation_fn, check_layers, mlp_apply, mlp_forward_bounded
 from capacity.networks._residual import ARRAY_NAMES, ResidualParams, ResNet, check_params, residual_apply, \
@@ -215,6 +215,9 @@ class ExactMLPNet:
         return list(self.kernels), list(self.biases)
 
     def _arrays(self) -> dict:
+        if any(isinstance(v, Fraction) for a in self.kernels + self.biases for v in a.ravel().tolist()):
+            raise ShapeError("only exact networks with integer weights are saved (NET.npz kind 'mlp-exact'); this "
+                             "one has rational weights: certify it in memory (capacity.certify)")
         out = {}
         for i, (w, b) in enumerate(zip(self.kernels, self.biases)):
             out[f"exact_kernel_{i}"] = np.array([str(v) for v in w.ravel().tolist()], dtype=str).reshape(w.shape)
@@ -250,98 +253,68 @@ def json_default(o):
     return str(o)
 
 
-def _finite_json(o):
-    """Replace non-finite floats by strings so that ``meta`` is standard JSON (no Infinity/NaN)."""
-    if isinstance(o, float) and not np.isfinite(o):
-        return str(o)
-    if isinstance(o, dict):
-        return {str(k): _finite_json(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite_json(v) for v in o]
-    return o
-
-
 def meta_json(meta: dict) -> str:
-    """``meta`` as standard JSON text (the one encoder for every file we write)."""
-    return json.dumps(_finite_json(json.loads(json.dumps(meta, default=json_default))), sort_keys=True,
-                      allow_nan=False)
+    """``meta`` as standard JSON text (non-finite floats become null; the one encoder for NET.npz)."""
+    return json_dumps_standard(meta, default=json_default)
 
 
 def save_net(path: str | os.PathLike, net: Network) -> None:
-    """Write ``NET.npz`` for any kind, atomically (a crash never leaves a half-written file)."""
-    path = os.fspath(path)
+    """Write ``NET.npz`` for any kind, atomically (a crash never leaves a half-written file or a
+    temporary file).  Callers that must not overwrite check first with
+    :func:`capacity._files.check_output_path` (the CLI does)."""
     arrays = net._arrays()
     meta = dict(net.meta)
     meta.setdefault("versions", versions())
     arrays["activation"] = np.array(net.activation)
     arrays["kind"] = np.array(net.kind)
     arrays["meta"] = np.array(meta_json(meta))
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_save_npz(path, arrays)
 
 
-def _parse_exact(a: np.ndarray, name: str, path: str) -> np.ndarray:
-    out = np.empty(a.shape, dtype=object)
-    for idx, s in np.ndenumerate(a):
-        s = str(s)
-        if len(s) > 100_000:
-            raise DataFileError(f"{path}: {name} holds a number of {len(s)} characters (limit 100000)")
-        try:
-            v = Fraction(s)
-        except (ValueError, ZeroDivisionError):
-            raise DataFileError(f"{path}: {name}{list(idx)} = {s[:40]!r} is not an integer or p/q") from None
-        out[idx] = v.numerator if v.denominator == 1 else v
-    return out
+#: NET.npz members and their kinds (:func:`capacity._files.read_npz`); anything else is refused
+NET_MEMBERS = {"kernel_{i}": "real", "bias_{i}": "real", "exact_kernel_{i}": "intstr", "exact_bias_{i}": "intstr",
+               "activation": "text", "kind": "text", "meta": "text",
+               **{name: "real" for name in ARRAY_NAMES}}
+#: types of the meta fields the toolkit reads (others are kept as they are)
+META_FIELDS = {"construction": str, "widths": list, "n": int, "seed": int, "record": dict, "certification": dict,
+               "versions": dict, "data": (str, dict), "targets": str}
 
 
-def load_net(path: str | os.PathLike) -> Network:
-    """Read ``NET.npz`` of any kind; raises :class:`DataFileError` saying what is wrong."""
+def load_net(path: str | os.PathLike, *, max_bytes: int | None = None) -> Network:
+    """Read ``NET.npz`` of any kind, validated before use; raises :class:`DataFileError` (or
+    :class:`capacity.errors.FileLimitError`) saying what is wrong and where.
+
+    Sizes are checked against the memory cap before anything is allocated, nothing is unpickled,
+    weights must be finite (the first non-finite weight is named), exact weights must be decimal
+    integers of bounded length, and ``meta`` must be a JSON object with fields of the right types.
+    """
     path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            files = set(f.files)
-            kind = str(f["kind"]) if "kind" in files else "mlp"
-            activation = str(f["activation"]) if "activation" in files else "relu"
-            meta = json.loads(str(f["meta"])) if "meta" in files else {}
-            arrays = {k: np.asarray(f[k]) for k in files - {"kind", "activation", "meta"}}
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{path}: is a directory, not a NET.npz") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as e:
-        raise DataFileError(f"{path}: not a readable NET.npz ({e})") from None
-    if not isinstance(meta, dict):
-        raise DataFileError(f"{path}: meta must be a JSON object; got {type(meta).__name__}")
-    if kind not in KINDS:
-        raise DataFileError(f"{path}: unknown network kind {kind!r}; known: {', '.join(KINDS)}")
-    if activation not in ACTIVATIONS:
-        raise DataFileError(f"{path}: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+    arrays = read_npz(path, allowed=NET_MEMBERS, max_bytes=max_bytes, unknown="error", what="NET.npz")
+    kind = text_member(arrays, "kind", path=path, default="mlp", choices=tuple(KINDS))
+    activation = text_member(arrays, "activation", path=path, default="relu", choices=ACTIVATIONS)
+    meta = json_object(text_member(arrays, "meta", path=path, default="{}"), path=path, fields=META_FIELDS)
+    if meta.get("targets", "one-hot") not in ("one-hot", "class-index"):
+        raise DataFileError(f"{path}: meta field 'targets' must be 'one-hot' or 'class-index'; got {meta['targets']!r}")
     prefix = "exact_" if kind == "mlp-exact" else ""
     n_layers = sum(1 for k in arrays if k.startswith(prefix + "kernel_"))
     if n_layers == 0:
         raise DataFileError(f"{path}: no {prefix}kernel_0 array; a NET.npz of kind {kind!r} needs "
                             f"{prefix}kernel_0..{prefix}kernel_(L-1) and {prefix}bias_0..{prefix}bias_(L-1)")
+    other = "" if prefix else "exact_"
+    if any(k.startswith(other + "kernel_") or k.startswith(other + "bias_") for k in arrays):
+        raise DataFileError(f"{path}: a NET.npz of kind {kind!r} holds {'exact' if other else 'float'} weights too; "
+                            "one file holds one kind of weights")
     kernels, biases = [], []
     for i in range(n_layers):
         kn, bn = f"{prefix}kernel_{i}", f"{prefix}bias_{i}"
         if kn not in arrays or bn not in arrays:
             raise DataFileError(f"{path}: layer {i} is missing {kn} or {bn}")
         if kind == "mlp-exact":
-            kernels.append(_parse_exact(arrays[kn], kn, path))
-            biases.append(_parse_exact(arrays[bn], bn, path))
+            kernels.append(int_strings(arrays[kn], path=path, key=kn))
+            biases.append(int_strings(arrays[bn], path=path, key=bn))
         else:
-            for name in (kn, bn):
-                if arrays[name].dtype.kind not in "fiu":
-                    raise DataFileError(f"{path}: {name} has dtype {arrays[name].dtype}; weights must be real numbers")
-            kernels.append(arrays[kn].astype(np.float64))
-            biases.append(arrays[bn].astype(np.float64))
+            kernels.append(_finite(arrays[kn], kn, path))
+            biases.append(_finite(arrays[bn], bn, path))
     try:
         if kind == "mlp":
             return MLPNet(kernels, biases, activation, meta)
@@ -355,9 +328,19 @@ def load_net(path: str | os.PathLike) -> Network:
             raise DataFileError(f"{path}: a residual NET.npz has exactly one kernel (the read-out); got {n_layers}")
         if activation != "relu":
             raise DataFileError(f"{path}: residual networks use activation 'relu'; got {activation!r}")
-        p = ResidualParams(*(arrays[k].astype(np.float64) for k in ARRAY_NAMES), kernels[0], biases[0])
+        p = ResidualParams(*(_finite(arrays[k], k, path) for k in ARRAY_NAMES), kernels[0], biases[0])
         return ResidualNet(p, meta)
     except ShapeError as e:
         if isinstance(e, DataFileError):
             raise
         raise DataFileError(f"{path}: {e}") from None
+
+
+def _finite(a: np.ndarray, name: str, path: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataFileError(f"{path}: {name}{list(idx)} is {a[idx]} ({int(bad.sum())} non-finite weights); "
+                            "weights must be finite numbers")
+    return a

@@ -234,14 +234,39 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, progress: bool = T
       progress: tqdm bar (cells done, ETA) on stderr.
       mesh: a 1-D mesh named ``"sweep"`` (default: all local devices).
       max_batches: stop after this many batches (for tests and partial runs).
+
+    The store is locked while this process writes to it (a second process on the same ``out_dir``
+    gets an error), and a store made by a different spec is refused, never mixed in.
     """
+    from capacity._files import StoreLock, check_output_dir
+
+    out_dir = os.fspath(check_output_dir(out_dir, flag="--out"))
+    rank, count = jax.process_index(), jax.process_count()
+    spec_path = os.path.join(out_dir, "sweep.json")
+    if os.path.exists(spec_path):
+        try:
+            with open(spec_path) as f:
+                old = json.load(f).get("spec")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != spec.as_dict():
+            raise CapacityError(f"--out {out_dir} holds a store of a different sweep (its sweep.json); a store is "
+                                "never mixed: choose another --out, or rerun the spec it was made with")
+    lock = StoreLock(out_dir, flag="--out") if count == 1 else None  # hosts write per-process files
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _run_locked(spec, out_dir, rank, count, spec_path, progress, mesh, max_batches)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(spec, out_dir, rank, count, spec_path, progress, mesh, max_batches) -> list[Record]:
     from tqdm import tqdm
 
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    rank, count = jax.process_index(), jax.process_count()
-    if rank == 0:
-        write_json_atomic(os.path.join(out_dir, "sweep.json"), dict(spec=spec.as_dict(), versions=versions()))
+    if rank == 0 and not os.path.exists(spec_path):
+        write_json_atomic(spec_path, dict(spec=spec.as_dict(), versions=versions()))
     store = ResultStore(out_dir, writer=rank)
     mine = my_share(cells(spec), rank, count)
     done = store.done_keys()

@@ -8,16 +8,17 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 
 from capacity import exercises  # noqa: E402
+from capacity.cli import main  # noqa: E402  (the real `capacity` command)
 from capacity.exercises import cli  # noqa: E402
 
 
 @pytest.fixture
 def ex_cli(capsys):
-    """Run ``capacity exercises ...`` in-process through cli.main: (exit code, stdout, stderr)."""
+    """Run ``capacity exercises ...`` in-process through the ``capacity`` entry point: (exit code, stdout, stderr)."""
 
     def run(*argv):
         try:
-            code = cli.main(["exercises", *argv])
+            code = main(["exercises", *argv])
         except SystemExit as e:  # argparse usage errors
             code = e.code
         out = capsys.readouterr()
