@@ -41,8 +41,8 @@ def register(sub) -> None:
     p.add_argument("measure", choices=list(MEASURES), metavar="MEASURE",
                    help="one of: " + ", ".join(MEASURES))
     p.add_argument("--preset", choices=("quick", "full"), default="quick",
-                   help="quick (default): minutes on a 2-core CPU; full: the larger run documented in the "
-                        "measure's module (hours on CPU, minutes on a GPU)")
+                   help="default quick: a few minutes on a 2-core CPU; full: the larger run whose cost the "
+                        "measure's module docstring documents (hours on CPU, minutes on a GPU)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="output directory (default runs/memorization/<measure>-<timestamp>); existing outputs "
                         "are never overwritten")

@@ -270,7 +270,7 @@ def summarize(lin, summ, P) -> list[str]:
 
 def plot(out: str) -> None:
     plt = C.pyplot()
-    lin = C.read_csv(os.path.join(out, "linear.csv"))
+    lin = [r for r in C.read_csv(os.path.join(out, "linear.csv")) if int(r["step"]) > 0]  # log axis
     steps = sorted({int(r["step"]) for r in lin})
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.3))
 
@@ -278,7 +278,14 @@ def plot(out: str) -> None:
         v = np.array([[float(r[field]) for r in lin if int(r["step"]) == s] for s in steps])
         return v.mean(1), v.min(1), v.max(1)
 
-    x = np.maximum(np.array(steps), 1)
+    x = np.array(steps)
+    # T = first step with θᵀv >= 0.1 (the theorem's horizon), per seed
+    t_hit = []
+    for sd in sorted({r["seed"] for r in lin}):
+        hit = [int(r["step"]) for r in lin if r["seed"] == sd and float(r["theta_dot_v"]) >= 0.1]
+        if hit:
+            t_hit.append(min(hit))
+    t_med = float(np.median(t_hit)) if t_hit else None
     for field, name, c in (("mislabeled_as_true", "mislabelled: predicted as TRUE class", "C2"),
                            ("mislabeled_as_noisy", "mislabelled: predicted as NOISY label (memorized)", "C3"),
                            ("clean_acc", "clean examples: accuracy", "C0"),
@@ -296,7 +303,11 @@ def plot(out: str) -> None:
                            ("kappa2_mislabeled", "mean κ² mislabelled", "C3")):
         m, lo, hi = curve(field)
         ax[1].plot(x, m, color=c, label=name)
-    ax[1].axhline(1 / 6, color="C4", ls=":", lw=0.8, label="1/6 (theorem's bound before T)")
+    ax[1].axhline(1 / 6, color="C4", ls=":", lw=0.8, label="1/6 (theorem's bound for t < T)")
+    if t_med is not None:
+        for a in ax:
+            a.axvline(t_med, color="k", ls=":", lw=0.8)
+        ax[1].plot([], [], "k:", lw=0.8, label=f"T = first step with θᵀv ≥ 0.1 (median {t_med:.0f})")
     ax[1].set_xscale("log")
     ax[1].set_xlabel("gradient-descent step")
     ax[1].set_title("Gradient direction and per-example residuals κ_i² = (tanh θᵀx_i - ε_i)²")
