@@ -19,6 +19,7 @@ MEASURES = {
     "feldman-zhang": "capacity.experiments.memorization.feldman_zhang",
     "early-learning": "capacity.experiments.memorization.early_learning",
     "grokking": "capacity.experiments.memorization.grokking",
+    "generative": "capacity.experiments.memorization.generative",
 }
 
 
@@ -36,7 +37,8 @@ def register(sub) -> None:
                     "the paper's synthetic setting.  Writes CSV files and PNG figures into --out and prints a "
                     "summary.  Measures: randomization (Zhang et al. 2017, Arpit et al. 2017), feldman-zhang "
                     "(memorization/influence estimates and C-scores), early-learning (Liu et al. 2020: linear "
-                    "model and the ELR loss), grokking (Power et al. 2022, modular addition).  Exit 0 on "
+                    "model and the ELR loss), grokking (Power et al. 2022, modular addition), generative (van den "
+                    "Burg & Williams 2021, K-fold memorization score of Gaussian KDEs).  Exit 0 on "
                     "success, 2 on bad input.")
     p.add_argument("measure", choices=list(MEASURES), metavar="MEASURE",
                    help="one of: " + ", ".join(MEASURES))

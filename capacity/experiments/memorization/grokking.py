@@ -172,8 +172,9 @@ def plot(out: str) -> None:
     im = ax.imshow(np.ma.masked_invalid(np.log10(grid)), origin="lower", cmap=cmap, aspect="auto")
     for i in range(len(fr)):
         for j in range(len(wds)):
+            dark = np.isfinite(grid[i, j]) and im.norm(np.log10(grid[i, j])) < 0.6
             ax.text(j, i, f"{grid[i, j]:.0f}" if np.isfinite(grid[i, j]) else f">{budget}", ha="center",
-                    va="center", fontsize=8, color="w" if np.isfinite(grid[i, j]) else "k")
+                    va="center", fontsize=8, color="w" if dark else "k")
     ax.set_xticks(range(len(wds)), [f"{w:g}" for w in wds])
     ax.set_yticks(range(len(fr)), [f"{f:.1f}" for f in fr])
     ax.set_xlabel("weight decay")
