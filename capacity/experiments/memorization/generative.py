@@ -27,6 +27,9 @@ this memorization [reconstructed protocol]): draw S samples from the KDE fitted 
 images; flag training image i as "copied" when some sample is closer to x_i than τ, the median
 distance from a held-out digit to its nearest training digit (i.e. closer than new data usually
 is).  We report the flagged fraction among the top 5% memorized images and among all images.
+
+Presets: quick = 1,000 digits, K = 10, L = 5 (50 KDEs), 5 bandwidths, 5,000 samples: about 15 s.
+full = 1,500 digits, L = 10 (100 KDEs per bandwidth), 9 bandwidths, 20,000 samples: a few minutes.
 """
 
 from __future__ import annotations
