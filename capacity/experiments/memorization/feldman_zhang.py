@@ -30,7 +30,8 @@ SGD momentum 0.9, lr 0.1, batch 128, 10 epochs); K in the hundreds instead of 2,
 float32.
 
 Presets: quick = 1,000 training digits (797 test), width 64, K = 128 models at r = 0.7 plus 32
-models at each of r = 0.3, 0.5 for the C-score, 300 steps: about 2 min on the shared 2-core CPU.
+models at each of r = 0.3, 0.5 for the C-score, 300 steps: 50-115 s on the shared 2-core CPU
+(depending on its load).
 full = width 256, K = 4,000 at r = 0.7 (the paper's MNIST count) plus 1,000 at each of four more
 ratios, 600 steps: about 500x the quick training work, roughly 10+ hours on that CPU, tens of
 minutes on one GPU (estimate, not measured).
