@@ -20,6 +20,8 @@ MEASURES = {
     "early-learning": "capacity.experiments.memorization.early_learning",
     "grokking": "capacity.experiments.memorization.grokking",
     "generative": "capacity.experiments.memorization.generative",
+    "layermem": "capacity.experiments.memorization.layermem",
+    "information": "capacity.experiments.memorization.information",
 }
 
 
