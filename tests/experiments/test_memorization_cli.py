@@ -30,6 +30,14 @@ def test_refuses_to_overwrite(tmp_path, capsys):
     assert "never overwritten" in capsys.readouterr().err
 
 
+def test_every_issue_measure_is_registered():
+    assert list(cli.MEASURES) == ["randomization", "feldman-zhang", "early-learning", "grokking", "generative",
+                                  "layermem", "information"]
+    for name in cli.MEASURES:
+        mod = cli.measure_module(name)
+        assert mod.MEASURE == name and set(mod.PRESETS) == {"quick", "full"} and mod.OUTPUTS
+
+
 def test_unknown_measure_and_default_out():
     with pytest.raises(CapacityError):
         cli.measure_module("nope")

@@ -13,7 +13,7 @@ import time
 
 from capacity.errors import CapacityError
 
-# MEASURE name on the command line -> module (items of issue 13 implemented so far, in its order)
+# MEASURE name on the command line -> module (issue 13's items, in its order)
 MEASURES = {
     "randomization": "capacity.experiments.memorization.randomization",
     "feldman-zhang": "capacity.experiments.memorization.feldman_zhang",
@@ -40,7 +40,9 @@ def register(sub) -> None:
                     "summary.  Measures: randomization (Zhang et al. 2017, Arpit et al. 2017), feldman-zhang "
                     "(memorization/influence estimates and C-scores), early-learning (Liu et al. 2020: linear "
                     "model and the ELR loss), grokking (Power et al. 2022, modular addition), generative (van den "
-                    "Burg & Williams 2021, K-fold memorization score of Gaussian KDEs).  Exit 0 on "
+                    "Burg & Williams 2021, K-fold memorization score of Gaussian KDEs), layermem (Wang et al. 2024: "
+                    "LayerMem/UnitMem of a small contrastive encoder), information (Bansal et al. 2022: neuron "
+                    "entropy and pairwise mutual information).  Exit 0 on "
                     "success, 2 on bad input.")
     p.add_argument("measure", choices=list(MEASURES), metavar="MEASURE",
                    help="one of: " + ", ".join(MEASURES))

@@ -240,11 +240,13 @@ def plot(out: str) -> None:
     for li, l in enumerate(layers):
         for f, name, ls in (("mean_entropy", "entropy", "-"), ("mean_mi_binned", "MI binned", "--"),
                             ("mean_mi_knn", "MI kNN", ":")):
-            v = [np.mean([float(r[f]) for r in recs if (r["regime"], float(r["level"])) == k and int(r["layer"]) == l])
-                 for k in [("clean", 0.0)] + sh]
-            ax[2].plot(xs, v, ls, marker="o", color=f"C{li}", label=f"layer {l}: {name}")
+            v = np.array([np.mean([float(r[f]) for r in recs
+                                   if (r["regime"], float(r["level"])) == k and int(r["layer"]) == l])
+                          for k in [("clean", 0.0)] + sh])
+            ax[2].plot(xs, v / v[0], ls, marker="o", color=f"C{li}", label=f"layer {l}: {name}")
+    ax[2].axhline(1.0, color="gray", lw=0.6)
     ax[2].set_xlabel("fraction β of labels redrawn")
-    ax[2].set_ylabel("nats")
+    ax[2].set_ylabel("mean over neurons / pairs, relative to clean")
     ax[2].set_title("Entropy and MI vs label shuffling")
     ax[2].legend(fontsize=7)
     fig.tight_layout()
