@@ -28,7 +28,8 @@ def test_binned_mutual_information_matches_gaussian_closed_form():
     closed = -0.5 * np.log(1 - rho**2)
     # binning bias: coarse bins under-estimate, finite samples over-estimate ((bins-1)²/2s ≈ 0.015)
     assert mi[0, 1] == pytest.approx(closed, abs=0.05)
-    assert mi[0, 2] < 0.01
+    # independent pair: only the plug-in estimator's positive bias, about (bins-1)²/(2s)
+    assert mi[0, 2] < 2 * 39**2 / (2 * s)
     np.testing.assert_allclose(np.diag(mi), I.binned_entropy(a, 40), atol=1e-12)  # I(X; X) = H(X)
     np.testing.assert_allclose(mi, mi.T, atol=1e-12)
 
