@@ -58,7 +58,7 @@ def test_linear_model_learns_true_class_of_mislabelled_first_then_memorizes():
 
 
 def test_elr_reduces_memorization_of_noisy_labels():
-    P = dataclasses.replace(EL.PRESETS["quick"], n_train=300, width=64, elr_steps=600, elr_seeds=1, lr=3e-3)
+    P = dataclasses.replace(EL.PRESETS["quick"], n_train=300, width=64, elr_steps=400, elr_seeds=1, lr=3e-3)
     _, summ = EL.run_elr(P, seed=0, progress=False)
     ce = next(s for s in summ if s.loss == "ce")
     elr = next(s for s in summ if s.loss == "elr")

@@ -24,7 +24,7 @@ def test_first_stable_step():
 def test_clean_fitted_before_noisy_and_random_labels_fitted_grow_with_width():
     d = C.load_digits_split(200, 100, seed=0)
     y, noisy = C.noisy_labels(d.y_train, 0.4, 10, np.random.default_rng(1))
-    spec = C.TrainSpec((64, 64, 10), steps=600, record_every=10)
+    spec = C.TrainSpec((64, 64, 10), steps=400, record_every=10)
     res = C.train_many(spec, d.x_train, y, seeds=[0, 1], lr=3e-3, x_eval=d.x_test, y_eval=d.y_test)
     fit = C.first_stable_step(res.train_correct, res.steps)
     assert (res.train_acc()[-1] == 1.0).all()
@@ -36,6 +36,6 @@ def test_clean_fitted_before_noisy_and_random_labels_fitted_grow_with_width():
     yr, _ = C.noisy_labels(d.y_train, 1.0, 10, np.random.default_rng(2))
     fitted = []
     for w in (2, 8, 64):
-        r = C.train_many(C.TrainSpec((64, w, 10), steps=600, record_every=600), d.x_train, yr, seeds=[0], lr=3e-3)
+        r = C.train_many(C.TrainSpec((64, w, 10), steps=400, record_every=400), d.x_train, yr, seeds=[0], lr=3e-3)
         fitted.append(int(r.train_correct[-1, 0].sum()))
     assert fitted[0] < fitted[1] < fitted[2] == 200
