@@ -24,23 +24,54 @@ Example:
   (True, 'certified-bound')
 """
 
-import jax
+import os as _os
+import sys as _sys
 
-jax.config.update("jax_enable_x64", True)
+# float64 everywhere: set before JAX is imported (JAX reads JAX_ENABLE_X64 then), or switched on
+# now if it already was.  The face below is loaded lazily, so that closed-form commands such as
+# `capacity check` answer without importing JAX at all.
+if "jax" in _sys.modules:
+    _sys.modules["jax"].config.update("jax_enable_x64", True)
+else:
+    _os.environ["JAX_ENABLE_X64"] = "1"
 
 from capacity._version import __version__  # noqa: E402
-
 from capacity.errors import CapacityError, DataError  # noqa: E402
-from capacity.data import Dataset, generate, make_dataset  # noqa: E402
-from capacity.data import load_npz as load_data, save_npz as save_data  # noqa: E402
-from capacity.networks import (MLP, ExactMLPNet, MLPNet, ResidualNet, ResNet, load_net, mlp_apply,  # noqa: E402
-                               save_net)
-from capacity.exact import ExactResult  # noqa: E402
-from capacity.verification import DEFAULT_TOL, Report, certify, combine, verify  # noqa: E402
-from capacity.constructions import Construction, build  # noqa: E402
-from capacity.constructions import names as construction_names  # noqa: E402
-from capacity.workflow import build_and_check  # noqa: E402
-from theory import bounds, registry as theorems  # noqa: E402
+
+_FACE = {
+    "Dataset": ("capacity.data", "Dataset"), "generate": ("capacity.data", "generate"),
+    "make_dataset": ("capacity.data", "make_dataset"), "load_data": ("capacity.data", "load_npz"),
+    "save_data": ("capacity.data", "save_npz"),
+    "MLP": ("capacity.networks", "MLP"), "ExactMLPNet": ("capacity.networks", "ExactMLPNet"),
+    "MLPNet": ("capacity.networks", "MLPNet"), "ResidualNet": ("capacity.networks", "ResidualNet"),
+    "ResNet": ("capacity.networks", "ResNet"), "load_net": ("capacity.networks", "load_net"),
+    "save_net": ("capacity.networks", "save_net"), "mlp_apply": ("capacity.networks", "mlp_apply"),
+    "ExactResult": ("capacity.exact", "ExactResult"),
+    "DEFAULT_TOL": ("capacity.verification", "DEFAULT_TOL"), "Report": ("capacity.verification", "Report"),
+    "certify": ("capacity.verification", "certify"), "combine": ("capacity.verification", "combine"),
+    "verify": ("capacity.verification", "verify"),
+    "Construction": ("capacity.constructions", "Construction"), "build": ("capacity.constructions", "build"),
+    "construction_names": ("capacity.constructions", "names"),
+    "build_and_check": ("capacity.workflow", "build_and_check"),
+    "bounds": ("theory.bounds", None), "theorems": ("theory.registry", None),
+}
+
+
+def __getattr__(name):
+    if name not in _FACE:
+        raise AttributeError(f"module 'capacity' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _FACE[name]
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_FACE))
+
 
 __all__ = ["CapacityError", "Construction", "DEFAULT_TOL", "DataError", "Dataset", "ExactMLPNet", "ExactResult", "MLP",
            "MLPNet", "Report", "ResNet", "ResidualNet", "__version__", "bounds", "build", "build_and_check", "certify",

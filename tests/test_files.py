@@ -242,6 +242,7 @@ LIMITED = textwrap.dedent("""
     except CapacityError as e:
         out["result"] = "refused: " + str(e)
     out["seconds"] = time.perf_counter() - t0
+    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # ours, before the control below
     try:  # the naive loader, as a control: the bomb is real
         with np.load(path) as f:
             f["x"]
@@ -250,7 +251,6 @@ LIMITED = textwrap.dedent("""
         out["naive"] = "MemoryError"
     except Exception as e:
         out["naive"] = type(e).__name__
-    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(out))
 """)
 

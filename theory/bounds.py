@@ -30,26 +30,45 @@ def yun3_capacity(d1: int, d2: int, dy: int = 1, activation: str = "relu") -> in
     raise ValueError(f"unknown activation {activation!r}")
 
 
+def _quadratic_window(qa: float, qb: float, qc: float, lo: int, hi: int) -> range:
+    """Integers t in [lo, hi] that can satisfy qa t^2 + qb t + qc <= 0 (qa > 0), widened by 2 for rounding."""
+    disc = qb * qb - 4 * qa * qc
+    if disc < 0:
+        return range(0)
+    r = math.sqrt(disc)
+    t0, t1 = (-qb - r) / (2 * qa), (-qb + r) / (2 * qa)
+    return range(max(lo, math.floor(t0) - 2), min(hi, math.ceil(t1) + 2) + 1)
+
+
 def yun3_smallest_widths(n: int, dy: int = 1, activation: str = "relu") -> tuple[int, int]:
-    """Smallest balanced-ish (d1, d2) with yun3_capacity >= n, minimizing d1 + d2 (ties: smaller max).
+    """Smallest (d1, d2) with :func:`yun3_capacity` >= n, minimizing d1 + d2 (ties: smaller max).
+
+    With d1 = u1 a and d2 = u2 ceil(n / (4a)), the sum is at least L(a) = u1 a + u2 n / (4a); only
+    the a with L(a) <= (the best sum found near the minimum of L) can win, an interval of width
+    O(n^(1/4)) found from the quadratic u1 a^2 - B a + u2 n / 4 <= 0.  So N = 1e12 takes microseconds.
 
     >>> yun3_smallest_widths(400)
     (40, 40)
+    >>> yun3_smallest_widths(10**12)
+    (4000000, 4000000)
     """
     if n < 1:
         return (0, 0)
     unit1, unit2 = (4, 4 * dy) if activation == "relu" else (2, 2 * dy)
+    a_max = max(1, -(-n // 4))
+
+    def pair(a):
+        return unit1 * a, unit2 * (-(-n // (4 * a)))
+
+    a0 = max(1, min(a_max, round(math.sqrt(unit2 * n / (4 * unit1)))))
+    start = [pair(a) for a in range(max(1, a0 - 1), min(a_max, a0 + 1) + 1)]
+    bound = min(d1 + d2 for d1, d2 in start)
     best = None
-    a = 1
-    while True:
-        b = math.ceil(n / (4 * a))
-        d1, d2 = unit1 * a, unit2 * b
+    for a in _quadratic_window(unit1, -bound, unit2 * n / 4, 1, a_max):
+        d1, d2 = pair(a)
         key = (d1 + d2, max(d1, d2))
         if best is None or key < best[0]:
             best = (key, (d1, d2))
-        if 4 * a >= n:
-            break
-        a += 1
     return best[1]
 
 
@@ -78,33 +97,6 @@ def two_layer_max_pieces(d1: int) -> int:
 # --------------------------------------------------------------------------------------
 # Each function below returns a number of points (or, for negative results, a threshold T:
 # N > T means "some dataset of N points cannot be fit").  Provenance: theory.registry.
-
-
-def _smallest_pair(n: int, capacity, unit1: int = 1, unit2: int = 1) -> tuple[int, int]:
-    """Smallest (d1, d2) (multiples of unit1, unit2) with capacity(d1, d2) >= n, minimizing d1 + d2.
-
-    ``capacity`` must be nondecreasing in each width.  Ties: smaller max, then smaller d1.
-    """
-    best = None
-    d1 = unit1
-    while True:
-        # smallest d2 with capacity(d1, d2) >= n by doubling + bisection
-        hi = unit2
-        while capacity(d1, hi) < n:
-            hi *= 2
-        lo = 0
-        while hi - lo > unit2:
-            mid = (lo + hi) // (2 * unit2) * unit2
-            if mid <= lo:
-                break
-            lo, hi = (lo, mid) if capacity(d1, mid) >= n else (mid, hi)
-        key = (d1 + hi, max(d1, hi), d1)
-        if best is None or key < best[0]:
-            best = (key, (d1, hi))
-        if d1 >= best[0][0] or hi == unit2:
-            break
-        d1 += unit1
-    return best[1]
 
 
 def yun_classify_capacity(d1: int, d2: int, d3: int, dy: int) -> int:
@@ -139,12 +131,33 @@ def necessity_threshold_2layer(d1: int) -> int:
 
 
 def necessity_escape_widths(n: int) -> tuple[int, int]:
-    """Smallest (d1, d2) (min d1 + d2) NOT excluded by the necessity bound, i.e. 2 d1 d2 + d2 + 2 >= n.
+    """Smallest (d1, d2) (min d1 + d2; ties: smaller max, then smaller d1) NOT excluded by the
+    necessity bound, i.e. 2 d1 d2 + d2 + 2 >= n.
+
+    d2 = ceil((n - 2) / (2 d1 + 1)) for each d1, and only d1 in the window where the lower bound
+    d1 + (n - 2) / (2 d1 + 1) can reach the best sum are tried (O(n^(1/4)) of them).
 
     >>> necessity_escape_widths(40)
     (4, 5)
+    >>> necessity_escape_widths(10**12)
+    (707106, 707107)
     """
-    return _smallest_pair(n, necessity_threshold_3layer)
+    m = max(int(n) - 2, 0)
+
+    def pair(d1):
+        return d1, max(1, -(-m // (2 * d1 + 1)))
+
+    d_max = max(1, m)
+    a0 = max(1, min(d_max, round(math.sqrt(m / 2)) if m else 1))
+    bound = min(sum(pair(d)) for d in range(max(1, a0 - 1), min(d_max, a0 + 1) + 1))
+    best = None
+    # d1 + m / (2 d1 + 1) <= B  <=>  2 d1^2 + (1 - 2B) d1 + (m - B) <= 0
+    for d1 in _quadratic_window(2, 1 - 2 * bound, m - bound, 1, d_max):
+        d1, d2 = pair(d1)
+        key = (d1 + d2, max(d1, d2), d1)
+        if best is None or key < best[0]:
+            best = (key, (d1, d2))
+    return best[1]
 
 
 def necessity_fewest_neurons(n: int) -> tuple[int, int]:
@@ -154,10 +167,12 @@ def necessity_fewest_neurons(n: int) -> tuple[int, int]:
     >>> necessity_fewest_neurons(40)
     (6, 3)
     """
+    m = max(int(n) - 2, 0)
+    d1_opt, d2_opt = necessity_escape_widths(n)
+    bound = d1_opt + d2_opt  # the fewest neurons; now the fewest weights among those
     best = None
-    for d1 in range(1, max(2, math.isqrt(max(n, 1)) + 3)):
-        d2 = max(1, math.ceil((n - 2) / (2 * d1 + 1)))
-        assert necessity_threshold_3layer(d1, d2) >= n
+    for d1 in _quadratic_window(2, 1 - 2 * bound, m - bound, 1, max(1, m)):
+        d2 = max(1, -(-m // (2 * d1 + 1)))
         key = (d1 + d2, d1 * d2 + d2, d1, d2)
         best = key if best is None or key < best else best
     return best[2], best[3]
@@ -243,8 +258,12 @@ def vardi_depth_estimate(n: int) -> int:
 
 def vardi_capacity(widths) -> int:
     """Largest N whose :func:`vardi_depth_estimate` fits in len(widths) layers of width >= 12."""
-    depth = len(widths)
-    if depth == 0 or min(widths) < 12:
+    return vardi_capacity_of_depth(len(widths), min(widths) if len(widths) else 0)
+
+
+def vardi_capacity_of_depth(depth: int, min_width: int) -> int:
+    """:func:`vardi_capacity` of ``depth`` layers whose narrowest has ``min_width`` units."""
+    if depth == 0 or min_width < 12:
         return 0
     lo, hi = 0, 1
     while vardi_depth_estimate(hi) <= depth:

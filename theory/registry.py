@@ -38,15 +38,28 @@ PROVENANCES = ("confirmed", "reconstructed", "UNCONFIRMED")
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
-    """Hidden widths (one per hidden layer; per residual block for residual theorems), dy, dx."""
+    """Hidden widths (one per hidden layer; per residual block for residual theorems), dy, dx.
+
+    ``repeat``: the ``widths`` pattern repeated this many times, so that the very long stacks of
+    the residual and deep theorems (a million blocks at N = 1e10) are described without listing
+    them; :attr:`depth` counts every layer.
+    """
 
     widths: tuple[int, ...]
     dy: int = 1
     dx: int | None = None
     activation: str = "relu"
+    repeat: int = 1
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers (blocks), repeats included."""
+        return len(self.widths) * self.repeat
 
     def __str__(self) -> str:
         s = "-".join(map(str, self.widths)) or "(none)"
+        if self.repeat > 1:
+            s = f"({s}) x {self.repeat:,} = {self.depth:,} layers/blocks"
         extra = f", dy={self.dy}" + (f", dx={self.dx}" if self.dx is not None else "")
         return f"widths {s}{extra}"
 
@@ -154,8 +167,18 @@ def _deep_smallest(n: int, arch: Architecture) -> Architecture:
     return _like(arch, [bounds.smallest_uniform_deep_width(n, len(arch.widths), arch.dy)] * len(arch.widths))
 
 
+def _repeated(arch: Architecture, width: int, count: int) -> Architecture:
+    """``count`` layers/blocks of one ``width``, stored compactly."""
+    return dataclasses.replace(arch, widths=(int(width),), repeat=max(int(count), 1))
+
+
 def _vardi_smallest(n: int, arch: Architecture) -> Architecture:
-    return _like(arch, [12] * bounds.vardi_depth_estimate(n))
+    return _repeated(arch, 12, bounds.vardi_depth_estimate(n))
+
+
+def _hardt_ma_smallest(n: int, arch: Architecture) -> Architecture:
+    k = max(1, (n - 1).bit_length())
+    return _repeated(arch, k, -(-n // k))
 
 
 DIGEST = "shared/reference/yun2019-digest.md"
@@ -230,9 +253,9 @@ _THEOREMS = [
         "For inputs in general position, a residual network with about 3*(N/dx + dy) hidden ReLUs classifies N "
         "points into dy classes exactly (our Baum-style blocks: 3 ReLUs per chunk of <= dx same-class points).",
         r"\#\text{hidden} = O(N/d_x + d_y)\ \text{(general position)}",
-        Condition(lambda a: bounds.resnet_capacity(a.widths, a.dx, a.dy),
+        Condition(lambda a: bounds.chunk_capacity(a.repeat * sum(int(w) // 3 for w in a.widths), a.dx, a.dy),
                   "chunks*dx - (dy-1)*(dx-1), chunks = sum_b floor(w_b/3) (widths = hidden ReLUs per block)",
-                  lambda n, a: _like(a, [3] * bounds.resnet_smallest_blocks(n, a.dx, a.dy)), min_layers=1,
+                  lambda n, a: _repeated(a, 3, bounds.resnet_smallest_blocks(n, a.dx, a.dy)), min_layers=1,
                   needs_dx=True),
         U, "Hidden nodes of order N/dx under general position is [P] + [R]; the architecture, the additive dy "
         "term, constants and regression vs classification are UNCONFIRMED (digest §13.7); capacity formula is "
@@ -320,9 +343,8 @@ _THEOREMS = [
         "Under unit norm and pairwise separation, ceil(n/k) residual blocks h <- h + V relu(U h + s) of k = O(log n) "
         "units map every point to its one-hot label (r classes).",
         r"\lceil n/k\rceil\ \text{blocks of width } k = O(\log n) \Rightarrow \text{exact one-hot}",
-        Condition(lambda a: bounds.hardt_ma_capacity(a.widths), "sum of block widths (needs k >= c log N, c not "
-                  "encoded)", lambda n, a: _like(a, [max(1, (n - 1).bit_length())] *
-                                                  -(-n // max(1, (n - 1).bit_length()))), min_layers=1),
+        Condition(lambda a: a.repeat * bounds.hardt_ma_capacity(a.widths), "sum of block widths (needs k >= c log N, "
+                  "c not encoded)", _hardt_ma_smallest, min_layers=1),
         R, "Theorem 3.2 and Lemma B.1 read in full text (survey §2.5): a block of k units re-targets k points; the "
         "constant in k = O(log n) is not encoded (we use k = ceil(log2 n) for 'smallest').",
         "hardt-ma", "Hardt & Ma, 'Identity Matters in Deep Learning', ICLR 2017, Thm 3.2; " + SURVEY + " §2.5",
@@ -333,8 +355,8 @@ _THEOREMS = [
         "Width-12 ReLU networks of depth O~(sqrt(N)) memorize N separated points with labels in [C]; O~(sqrt(N)) "
         "bits per weight are needed. Coded depth: the survey's estimate 3*sqrt(N)*ceil(log2(100N^2)) + 5*sqrt(N).",
         r"\tilde O(\sqrt N)\ \text{params, width } 12",
-        Condition(lambda a: bounds.vardi_capacity(a.widths), "largest N with depth estimate <= len(widths), all widths >= 12",
-                  _vardi_smallest, min_layers=1),
+        Condition(lambda a: bounds.vardi_capacity_of_depth(a.depth, min(a.widths)),
+                  "largest N with depth estimate <= len(widths), all widths >= 12", _vardi_smallest, min_layers=1),
         U, "The O~(sqrt(N)) result is from Hegde's notes and Kim-Moon-Yun's restated lemmas (survey §1 #11); the "
         "depth formula is the survey's own estimate and the log factors are UNCONFIRMED.",
         "vardi", "Vardi, Yehudai, Shamir, ICLR 2022; " + SURVEY + " §1 #11, §4",

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "capacity.cli.frontier",
     "capacity.cli.figures",
     "capacity.exercises.cli",
+    "capacity.experiments.memorization.cli",
 ]
 
 

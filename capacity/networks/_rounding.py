@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+jax.config.update("jax_enable_x64", True)  # float64 by design, even if JAX was imported before capacity
 HIGHEST = jax.lax.Precision.HIGHEST
 
 

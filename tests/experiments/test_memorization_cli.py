@@ -26,7 +26,9 @@ def test_help_states_defaults(capsys):
 
 def test_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "grokking.csv").write_text("x\n")
-    assert cli.main(["memorization", "grokking", "--out", str(tmp_path)]) == 2
+    from capacity.cli import main
+
+    assert main(["memorization", "grokking", "--out", str(tmp_path)]) == 2
     assert "never overwritten" in capsys.readouterr().err
 
 

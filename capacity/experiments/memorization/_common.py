@@ -47,7 +47,8 @@ import optax
 
 from capacity.errors import CapacityError
 from capacity.networks import mlp_apply
-from capacity.train import he_init, n_params
+from capacity.train import he_init
+from theory.bounds import mlp_parameter_count as n_params
 
 DTYPE = np.float32
 LOSSES = ("xent", "elr")

@@ -1,7 +1,6 @@
 """``capacity memorization MEASURE``: the literature's memorization measures on small trained MLPs.
 
-Wire it with ``from capacity.experiments.memorization import cli as memorization_cli;
-memorization_cli.register(subparsers)``.
+Registered in the ``capacity`` command by :mod:`capacity.cli` (``COMMAND_MODULES``).
 """
 
 from __future__ import annotations
@@ -72,22 +71,3 @@ def run(args) -> int:
           f"outputs in {os.path.abspath(out)}: {', '.join(mod.OUTPUTS)}")
     sys.stdout.flush()
     return 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry point (``python -m capacity.experiments.memorization.cli MEASURE ...``)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="capacity")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except CapacityError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
