@@ -223,6 +223,10 @@ def certify_slabs(x, kernel, bias, out, out_bias, groups, targets, *, tol: float
     targets = np.asarray(targets, np.float64).reshape(len(x), -1)
     n, dx = x.shape
     n_groups, n_out = len(groups), out.shape[1]
+    if not (np.all(np.isfinite(kernel)) and np.all(np.isfinite(bias)) and np.all(np.isfinite(out))):
+        raise SlabFitError(f"{name}: the slab weights overflow float64 (a group's hyperplane or label fit is "
+                           "ill-conditioned: its points are nearly affinely dependent); perturb the data or build "
+                           "with another seed (other groups)")
     used = 4 * n_groups
     if used > kernel.shape[1] or np.any(out[used:] != 0):
         raise ValueError("certify_slabs: hidden units outside the groups must have zero output weights")
