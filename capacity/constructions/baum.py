@@ -27,8 +27,10 @@ swapped), so the one-hot targets are met with **zero exact residual**: 4⌈m/dx�
 fewer raises :class:`WidthError`.  Labels: two classes (int labels 0/1).  General position:
 as in :mod:`capacity.constructions.bubeck` (raises :class:`GeneralPositionError` with a subset).
 
-**Certification** (:func:`certify`): exact evaluation of the stored float64 network (by
-:func:`capacity.constructions._slabs.slab_exact_residual`); here generally ``certified-exact``.
+**Checked before it is returned**: :func:`capacity.constructions._slabs.certify_slabs` evaluates the
+stored float64 network exactly at every data point (record ``exact_residual``, generally 0) and
+raises :class:`~capacity.constructions._slabs.SlabFitError` rather than return a network that misses
+a label by more than ``tol``.  :func:`capacity.verification.certify` then gives ``certified-exact``.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ import time
 
 import numpy as np
 
-from capacity.constructions._slabs import group_hyperplanes, make_groups
+from capacity.constructions._slabs import SlabFitError, certify_slabs, group_hyperplanes, make_groups
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
 from capacity.networks import MLPNet
+from capacity.verification import DEFAULT_TOL
 
 
 def required_width(ds: Dataset) -> tuple[int, int]:
@@ -52,8 +55,12 @@ def required_width(ds: Dataset) -> tuple[int, int]:
     return 4 * math.ceil(int(counts[minority]) / ds.dx), minority
 
 
-def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int = 0, **opts) -> Construction:
-    """Baum's slab memorizer with ReLU ramps (module docstring).  widths: None or [d1 >= 4⌈m/dx⌉]."""
+def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int = 0, tol: float = DEFAULT_TOL,
+          **opts) -> Construction:
+    """Baum's slab memorizer with ReLU ramps (module docstring).  widths: None or [d1 >= 4⌈m/dx⌉].
+
+    The stored network is checked in exact arithmetic before it is returned; a miss of more than
+    ``tol`` raises :class:`capacity.constructions._slabs.SlabFitError` (a GeneralPositionError)."""
     if activation != "relu":
         raise CapacityError(f"baum is built from ReLU ramps; got activation {activation!r}")
     if opts:
@@ -81,7 +88,9 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
             eps = 2.0 ** math.floor(math.log2(gap / 2.5))
             beta = round(offsets[g] / eps)
             if abs(beta) + 2 >= 2**53:
-                raise CapacityError(f"group {g}: slab offset/width ratio exceeds float64 integers; rescale the inputs")
+                raise SlabFitError(f"baum: the slab of group {sorted(int(i) for i in grp)} is too thin for its offset "
+                                   f"(gap {gap:.2e}, offset {offsets[g]:.2e}: more than 2^53 slab widths); the data are "
+                                   "in general position only at float64 resolution: perturb or remove those points")
             cols = slice(4 * g, 4 * g + 4)
             kernel[:, cols] = normals[g][:, None]
             bias[cols] = [-(beta - 2) * eps, -(beta - 1) * eps, -(beta + 1) * eps, -(beta + 2) * eps]
@@ -92,6 +101,8 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
     out[:, 1 - minority] = -s_weights
     out_bias = np.zeros(2)
     out_bias[1 - minority] = 1.0
+    check = certify_slabs(ds.x, kernel, bias, out, out_bias, groups, np.eye(2)[ds.y], tol=tol, name="baum",
+                          half_widths=eps_all)
     record = {
         "theorem": "baum1988", "mechanism": "RECONSTRUCTED: threshold units as 2-ReLU ramps, slabs as trapezoids",
         "minority_class": minority, "groups": len(groups), "hidden_units": units,
@@ -99,6 +110,7 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "eps_min": float(min(eps_all)) if eps_all else None, "eps_max": float(max(eps_all)) if eps_all else None,
         "max_abs_hidden_weight": float(max(np.abs(kernel).max(), np.abs(bias).max())),
         "max_abs_output_weight": float(np.abs(out).max()),
+        "exact_residual": check["exact_residual"],
         "widths_requested": list(widths) if widths else None, "seconds": time.perf_counter() - t0,
     }
     return Construction("baum", MLPNet([kernel, out], [bias, out_bias], "relu"), record)

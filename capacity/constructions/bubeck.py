@@ -29,10 +29,16 @@ per layer, the ε and δ ranges and ‖W‖_F.
 determinants for suspects) and violations raise :class:`GeneralPositionError` naming
 dx + 1 indices on one hyperplane.  Labels: real, dy = 1 (``label_scale`` folded in).
 
-**Certification** (:func:`certify`): the stored float64 network evaluated exactly in
-integers (every float64 is m 2^e); ``certified-exact`` iff the exact residual is 0
-(generally it is ~1e-13, from rounding h's coefficients: then ``certified-bound``).
-Cost N · 4⌈N/dx⌉ · dx exact operations (fine to N ≈ 2000; the float tier covers 1e4).
+**Exact biases, checked before return.**  The four biases of a group are integer multiples of one
+power of two (all below 2^53 of it), so bA - bB - bC + bD = 0 holds exactly for the stored
+float64 numbers and far points get exactly 0.  :func:`capacity.constructions._slabs.certify_slabs`
+then evaluates the stored network exactly at every data point (a rigorous float64 sign test, exact
+rationals only for the partial slabs): record ``exact_residual`` (generally ~1e-13, from rounding
+h's coefficients), and :class:`~capacity.constructions._slabs.SlabFitError` (a
+GeneralPositionError naming the points) instead of a network that misses a label by more than
+``tol``.  That happens when a slab is too thin for float64: h is carried by kd - n, whose
+absolute precision is ulp(kd) ≈ 2^-53, so the label error is ≈ 2^-53 |x| / δ = 2^-52 |x| max|h| / ε.
+:func:`capacity.verification.certify` re-checks independently (N · 4⌈N/dx⌉ · dx exact operations).
 The NTK and complex-recombination constructions of the paper are not implemented.
 """
 
@@ -40,15 +46,15 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 
 import numpy as np
 
-from capacity.constructions._slabs import group_hyperplanes, make_groups
+from capacity.constructions._slabs import certify_slabs, dyadic_grid, group_hyperplanes, make_groups, on_grid
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
 from capacity.networks import MLPNet
+from capacity.verification import DEFAULT_TOL
 
 
 def required_width(n: int, dx: int) -> int:
@@ -56,8 +62,13 @@ def required_width(n: int, dx: int) -> int:
     return 4 * math.ceil(n / dx)
 
 
-def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int = 0, **opts) -> Construction:
-    """Bubeck et al.'s exact ReLU memorizer (module docstring).  widths: None or [d1 >= 4⌈N/dx⌉]."""
+def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int = 0, tol: float = DEFAULT_TOL,
+          **opts) -> Construction:
+    """Bubeck et al.'s exact ReLU memorizer (module docstring).  widths: None or [d1 >= 4⌈N/dx⌉].
+
+    The stored network is checked in exact arithmetic before it is returned
+    (:func:`capacity.constructions._slabs.certify_slabs`); if it would miss a label by more than
+    ``tol`` it raises :class:`capacity.constructions._slabs.SlabFitError` (a GeneralPositionError)."""
     if activation != "relu":
         raise CapacityError(f"bubeck is a ReLU construction; got activation {activation!r}")
     if opts:
@@ -89,19 +100,21 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         kd = n_g + delta * v
         cols = slice(4 * g, 4 * g + 4)
         kernel[:, cols] = np.stack([kd, n_g, kd, n_g], axis=1)
-        # bB, bD rounded; the shift Δ ≈ δc on the coarser ulp grid so bA = bB + Δ and bC = bD + Δ are
-        # exact: then bA - bB - bC + bD = 0 exactly and far points (all four on) get exactly 0.
-        b_b, b_d = -t_g + eps, -t_g - eps
-        grid = float(max(np.spacing(abs(b_b)), np.spacing(abs(b_d))))
-        shift = round(delta * c / grid) * grid
-        b_a, b_c = b_b + shift, b_d + shift
-        if Fraction(b_a) - Fraction(b_b) != Fraction(b_c) - Fraction(b_d):  # pragma: no cover (binade edge)
-            b_a, b_c = b_b + 2 * shift, b_d + 2 * shift
+        # All four biases are integer multiples of one power of two q with every |bias| < 2^53 q, so
+        # they are float64 exactly and bA - bB = bC - bD = shift ≈ δc holds exactly: the four units
+        # cancel exactly where all are on.  (Rounding bB and bD separately and adding δc rounded to
+        # the coarser ulp broke this whenever bA crossed a binade; the old fallback then *doubled*
+        # the shift, so the group's own labels were off by δc/δ = c: issue reproducer, 0.13.)
+        q = dyadic_grid(abs(t_g) + eps + abs(delta * c))
+        i_b, i_d, i_s = on_grid(-t_g + eps, q), on_grid(-t_g - eps, q), on_grid(delta * c, q)
+        b_a, b_b, b_c, b_d = ((i_b + i_s) * q, i_b * q, (i_d + i_s) * q, i_d * q)
         bias[cols] = [b_a, b_b, b_c, b_d]
         out[cols, 0] = np.array([1.0, -1.0, -1.0, 1.0]) / delta
         eps_all.append(eps)
         delta_all.append(delta)
     kernels, biases = [kernel, out], [bias, np.zeros(1)]
+    check = certify_slabs(x, kernel, bias, out, biases[1], groups, y, tol=tol, name="bubeck",
+                          half_widths=eps_all)
     record = {
         "theorem": "bubeck2020", "mechanism": "RECONSTRUCTED 4-ReLU slab gadget (see module docstring)",
         "groups": len(groups), "hidden_units": need, "dx": ds.dx,
@@ -110,6 +123,7 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
         "max_abs_hidden_weight": float(max(np.abs(kernel).max(), np.abs(bias).max())),
         "max_abs_output_weight": float(np.abs(out).max()),
         "frobenius_hidden": float(np.linalg.norm(kernel)), "frobenius_output": float(np.linalg.norm(out)),
+        "exact_residual": check["exact_residual"],
         "widths_requested": list(widths) if widths else None, "seconds": time.perf_counter() - t0,
     }
     return Construction("bubeck", MLPNet(kernels, biases, "relu"), record)
