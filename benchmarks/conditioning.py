@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/conditioning.py --sizes 100,1000,10000,20000,100000 --csv figures/yun3_conditioning.csv
 
-For each N: the smallest widths the theorem allows, Gaussian x in R^dx, uniform labels; prints
-max residual (float64), rigorous bound, kink margin, max|W|, span/min-gap, and timings.
+For each N: the smallest widths the theorem allows, Gaussian x in R^dx, uniform labels, built through
+the registry exactly as ``capacity build --construction yun3 --random N --dx 16 --widths D1,D2`` does
+(same data for the same seed); prints max residual (float64), rigorous bound, kink margin, max|W|,
+span/min-gap, and timings.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 
 import capacity  # noqa: F401  (float64)
 from capacity import data
-from capacity.constructions import yun3
+from capacity import constructions
 from capacity.verification import verify
 from theory.bounds import yun3_smallest_widths
 
@@ -27,7 +29,7 @@ def row(n: int, dx: int, seed: int) -> dict:
     d1, d2 = yun3_smallest_widths(n)
     ds = data.generate("gaussian", n, dx, seed=seed)
     t0 = time.perf_counter()
-    con = yun3.build(ds, (d1, d2), seed=seed)
+    con = constructions.build("yun3", ds, (d1, d2), seed=seed)
     tb = time.perf_counter() - t0
     rep = verify(con.network(), ds)
     r = con.record

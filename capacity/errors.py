@@ -7,7 +7,8 @@ CLI turns it into one line on stderr and exit code 2.
 from theory.errors import CapacityError, WidthError  # the root lives in the bottom layer
 
 __all__ = ["CapacityError", "WidthError", "DataError", "ShapeError", "NonFiniteError", "DuplicateInputError",
-           "LabelRangeError", "DataFileError", "GeneralPositionError", "SeparationError"]
+           "LabelRangeError", "DataFileError", "GeneralPositionError", "SeparationError", "SlabFitError",
+           "FileLimitError", "OutputPathError", "StoreLockedError", "ResourceError"]
 
 
 class DataError(CapacityError):
@@ -36,6 +37,12 @@ class DataFileError(DataError):
 
 class GeneralPositionError(CapacityError):
     """Inputs violate the general-position assumption of a construction."""
+
+
+class SlabFitError(GeneralPositionError):
+    """A slab network built for data in general position misses labels by more than the tolerance in
+    exact arithmetic: a point inside another group's slab, or a slab too thin for float64 to carry
+    its group's labels (data in general position only barely, at float64 resolution)."""
 
 
 class SeparationError(DataError):

@@ -242,7 +242,13 @@ LIMITED = textwrap.dedent("""
     except CapacityError as e:
         out["result"] = "refused: " + str(e)
     out["seconds"] = time.perf_counter() - t0
-    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # ours, before the control below
+    # the peak RSS of this process's own address space (VmHWM starts afresh at exec, whereas ru_maxrss
+    # keeps the parent's high-water mark from the fork)
+    try:
+        with open("/proc/self/status") as fh:
+            out["maxrss_kib"] = int(next(l for l in fh if l.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration):
+        out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:  # the naive loader, as a control: the bomb is real
         with np.load(path) as f:
             f["x"]

@@ -63,12 +63,10 @@ def exact_lines(checked) -> list[str]:
     return out
 
 
-def run(args) -> int:
-    from capacity import data
-    from capacity.networks import save_net
-    from capacity.verification import DEFAULT_TOL
-    from capacity.workflow import build_and_check
+DEFAULT_TOL = 1e-6  # capacity.verification.DEFAULT_TOL (checked in the tests), without importing JAX here
 
+
+def run(args) -> int:
     from capacity import _files, _resources
 
     tol = DEFAULT_TOL if args.tol is None else args.tol
@@ -82,6 +80,11 @@ def run(args) -> int:
         n, dx, dy = args.random, args.dx, (args.classes or args.dy)
         _resources.require_fits(_resources.build_estimate(args.construction, n, dx, dy, args.widths,
                                                           activation=args.activation))
+    # only now the heavy imports (JAX, the constructions): a refused request answers at once
+    from capacity import data
+    from capacity.networks import save_net
+    from capacity.workflow import build_and_check
+
     ds = _load_dataset(args)
     out_dim = ds.dy if not ds.is_classification else int(ds.y.max()) + 1
     est = _resources.build_estimate(args.construction, ds.n, ds.dx, out_dim, args.widths, activation=args.activation)

@@ -29,14 +29,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.errors import GeneralPositionError, ShapeError
+from capacity.errors import GeneralPositionError, SlabFitError, ShapeError
 from capacity.networks import gamma, unit_roundoff
 
-
-class SlabFitError(GeneralPositionError):
-    """A slab network built for data in general position misses labels by more than the tolerance in
-    exact arithmetic: a point inside another group's slab, or a slab too thin for float64 to carry
-    its group's labels (data in general position only barely, at float64 resolution)."""
 
 try:  # exact determinants
     import flint

@@ -29,7 +29,7 @@ as in :mod:`capacity.constructions.bubeck` (raises :class:`GeneralPositionError`
 
 **Checked before it is returned**: :func:`capacity.constructions._slabs.certify_slabs` evaluates the
 stored float64 network exactly at every data point (record ``exact_residual``, generally 0) and
-raises :class:`~capacity.constructions._slabs.SlabFitError` rather than return a network that misses
+raises :class:`~capacity.errors.SlabFitError` rather than return a network that misses
 a label by more than ``tol``.  :func:`capacity.verification.certify` then gives ``certified-exact``.
 """
 
@@ -40,7 +40,8 @@ import time
 
 import numpy as np
 
-from capacity.constructions._slabs import SlabFitError, certify_slabs, group_hyperplanes, make_groups
+from capacity.errors import SlabFitError
+from capacity.constructions._slabs import certify_slabs, group_hyperplanes, make_groups
 from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, ShapeError, WidthError
@@ -60,7 +61,7 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
     """Baum's slab memorizer with ReLU ramps (module docstring).  widths: None or [d1 >= 4⌈m/dx⌉].
 
     The stored network is checked in exact arithmetic before it is returned; a miss of more than
-    ``tol`` raises :class:`capacity.constructions._slabs.SlabFitError` (a GeneralPositionError)."""
+    ``tol`` raises :class:`capacity.errors.SlabFitError` (a GeneralPositionError)."""
     if activation != "relu":
         raise CapacityError(f"baum is built from ReLU ramps; got activation {activation!r}")
     if opts:

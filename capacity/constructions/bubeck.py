@@ -34,7 +34,7 @@ power of two (all below 2^53 of it), so bA - bB - bC + bD = 0 holds exactly for 
 float64 numbers and far points get exactly 0.  :func:`capacity.constructions._slabs.certify_slabs`
 then evaluates the stored network exactly at every data point (a rigorous float64 sign test, exact
 rationals only for the partial slabs): record ``exact_residual`` (generally ~1e-13, from rounding
-h's coefficients), and :class:`~capacity.constructions._slabs.SlabFitError` (a
+h's coefficients), and :class:`~capacity.errors.SlabFitError` (a
 GeneralPositionError naming the points) instead of a network that misses a label by more than
 ``tol``.  That happens when a slab is too thin for float64: h is carried by kd - n, whose
 absolute precision is ulp(kd) ≈ 2^-53, so the label error is ≈ 2^-53 |x| / δ = 2^-52 |x| max|h| / ε.
@@ -68,7 +68,7 @@ def build(dataset: Dataset, widths=None, *, activation: str = "relu", seed: int 
 
     The stored network is checked in exact arithmetic before it is returned
     (:func:`capacity.constructions._slabs.certify_slabs`); if it would miss a label by more than
-    ``tol`` it raises :class:`capacity.constructions._slabs.SlabFitError` (a GeneralPositionError)."""
+    ``tol`` it raises :class:`capacity.errors.SlabFitError` (a GeneralPositionError)."""
     if activation != "relu":
         raise CapacityError(f"bubeck is a ReLU construction; got activation {activation!r}")
     if opts:

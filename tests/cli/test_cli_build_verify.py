@@ -112,3 +112,10 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv, pattern):
             main(argv)
         code, err = e.value.code, capsys.readouterr().err
     assert code == 2 and pattern in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_cli_default_tol_is_the_library_default():
+    from capacity.cli import build
+    from capacity.verification import DEFAULT_TOL
+
+    assert build.DEFAULT_TOL == DEFAULT_TOL
