@@ -34,7 +34,7 @@ from capacity.errors import (
     ShapeError,
 )
 
-FAMILIES = ("gaussian", "ball", "clustered", "line", "grid")
+FAMILIES = ("gaussian", "ball", "sphere", "clustered", "line", "grid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,6 +251,7 @@ def generate(family: str, n: int, dx: int, dy: int = 1, *, seed: int = 0, classe
     Families:
       * ``gaussian``: x ~ N(0, I_dx);
       * ``ball``: uniform in the unit ball;
+      * ``sphere``: uniform on the unit sphere (the setting of Hardt & Ma's construction);
       * ``clustered``: ``n_clusters`` (default ~sqrt(N)) Gaussian centres, points within
         a cluster at spacing ``spacing`` (default 1e-6) around their centre;
       * ``line``: x_i = i e_1 (collinear, evenly spaced);
@@ -270,6 +271,9 @@ def generate(family: str, n: int, dx: int, dy: int = 1, *, seed: int = 0, classe
         g = rng.standard_normal((n, dx))
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         x = g * rng.uniform(0, 1, size=(n, 1)) ** (1.0 / dx)
+    elif family == "sphere":
+        x = rng.standard_normal((n, dx))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
     elif family == "clustered":
         k = n_clusters or max(1, int(round(np.sqrt(n))))
         centres = rng.standard_normal((k, dx))

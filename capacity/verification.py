@@ -138,8 +138,9 @@ class Report:
             f"widths              {self.widths_text()} ({self.activation}, {self.dtype})",
             f"max residual        {self.max_residual:.3e}  (float64 forward pass)",
             f"rigorous bound      {self.certified_residual:.3e}  (residual + a-priori rounding bound {self.max_bound:.2e})",
-            f"kink margin         {self.kink_margin:.3e}  (relative {self.rel_kink_margin:.2e})",
-            f"max|W|              {self.max_abs_weight:.3e}  (dynamic range {self.dynamic_range:.2e})",
+            f"kink margin         {self.kink_margin:.3e}  (smallest |pre-activation - kink|; relative to "
+            f"|h||W|+|b|: {self.rel_kink_margin:.2e})",
+            f"max|W|              {self.max_abs_weight:.3e}  (dynamic range max|W|/min|W| = {self.dynamic_range:.2e})",
         ]
         if self.accuracy is not None:
             out.append(f"argmax accuracy     {self.accuracy:.6f}")

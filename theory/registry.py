@@ -392,12 +392,16 @@ _REGISTRY: dict[str, Theorem] = {t.name: t for t in _THEOREMS}
 
 
 def get(name: str) -> Theorem:
-    """The theorem registered under ``name``; CapacityError listing the names otherwise."""
-    try:
+    """The theorem registered under ``name``, or the theorem a construction of that name realizes
+    (``get("yun3")`` is the ReLU theorem ``yun3-relu``); CapacityError listing the names otherwise."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise CapacityError(f"unknown theorem {name!r}; known: {', '.join(_REGISTRY)} "
-                            "(run 'capacity theorems')") from None
+    realized = [t for t in _REGISTRY.values() if t.construction == name]
+    if realized:
+        return realized[0]  # registration order: the ReLU statement before its hard-tanh variant
+    raise CapacityError(f"unknown theorem {name!r}; known: {', '.join(_REGISTRY)}, or a construction name "
+                        f"({', '.join(sorted({t.construction for t in _REGISTRY.values() if t.construction}))}) "
+                        "(run 'capacity theorems')")
 
 
 def names() -> list[str]:

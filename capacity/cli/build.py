@@ -22,7 +22,7 @@ def register(sub) -> None:
     src.add_argument("--random", metavar="N", type=positive_int, help="generate N random points instead")
     p.add_argument("--dx", type=positive_int, default=8, help="input dimension for --random (default 8)")
     p.add_argument("--dy", type=positive_int, default=1, help="output dimension for --random (default 1)")
-    p.add_argument("--family", default="gaussian", help="--random family: gaussian, ball, clustered, line, grid")
+    p.add_argument("--family", default="gaussian", help="--random family: gaussian (default), ball, sphere (unit norm: hardt-ma), clustered, line, grid")
     p.add_argument("--classes", type=positive_int, default=None, help="--random class labels 0..K-1 instead of real labels")
     p.add_argument("--widths", type=int_list, default=[], metavar="D1,D2[,...]",
                    help="hidden widths (required by most constructions; the error message names the smallest "
@@ -31,9 +31,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for random data and for the construction's choices")
     p.add_argument("--certify", action="store_true",
                    help="also evaluate exactly the saved network and the construction carried out in rationals")
-    p.add_argument("--tol", type=float, default=None, help="interpolation tolerance (default 1e-6)")
+    p.add_argument("--tol", type=float, default=None, help="interpolation tolerance, a finite positive number "
+                   "(default 1e-6)")
     p.add_argument("--rescale-labels", action="store_true",
-                   help="divide labels outside [-1, 1] by max|y|; the factor is folded into the output layer")
+                   help="divide labels outside [-1, 1] by the smallest power of two >= max|y| (exact); the factor "
+                        "is folded into the output layer (default: refuse such labels)")
     p.add_argument("--out", metavar="NET.npz", default="NET.npz", help="where to write the network (default NET.npz)")
     p.add_argument("--save-data", metavar="DATA.npz", default=None,
                    help="where to write a --random dataset (default: beside --out as NAME.data.npz)")

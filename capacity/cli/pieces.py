@@ -46,8 +46,14 @@ def run_pieces(args) -> int:
     from capacity.pieces import count_pieces
 
     net = load_net(args.net)
-    if net.kind != "mlp":
-        raise CapacityError(f"{args.net}: piece counting needs a plain MLP; this file is of kind {net.kind!r}")
+    note = None
+    if net.kind == "residual":
+        net = net.as_mlp()
+        note = ("residual network: counted through its exact MLP form (the stream carried as relu(h), relu(-h)); "
+                "raw pieces include where a stream coordinate changes sign, linear pieces are those of f itself")
+    elif net.kind != "mlp":
+        raise CapacityError(f"{args.net}: piece counting needs float64 weights; this file is of kind {net.kind!r} "
+                            "(exact integer weights)")
     dx = net.widths[0]
     origin = np.zeros(dx) if args.origin is None else np.asarray(args.origin)
     if args.direction is None:
@@ -67,6 +73,8 @@ def run_pieces(args) -> int:
         interval = tuple(args.interval)
     res = count_pieces(net, origin, direction, interval=interval, exact=args.exact)
     lines = res.lines()
+    if note:
+        lines.append(f"note: {note}")
     if args.direction is None and dx > 1:
         lines.insert(1, f"direction (random, seed {args.seed}): {', '.join(f'{v:.6g}' for v in direction)}")
     emit(lines, {"raw_pieces": res.raw_pieces, "pieces": res.pieces, "bound": res.bound,

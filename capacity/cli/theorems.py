@@ -36,9 +36,9 @@ def run_theorems(args) -> int:
     from theory.registry import all_theorems
 
     ts = all_theorems()
-    lines = []
+    lines = [f"{'theorem':22s} {'provenance':13s} {'construction':13s} statement"]
     for t in ts:
-        lines.append(f"{t.name:22s} {t.provenance:13s} {t.one_line}")
+        lines.append(f"{t.name:22s} {t.provenance:13s} {(t.construction or '-'):13s} {t.one_line}")
         if args.verbose:
             lines.append(f"{'':36s} why: {t.reason}")
             lines.append(f"{'':36s} construction: {t.construction or '-'}; source: {t.source}")

@@ -18,8 +18,10 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, metavar="DATA.npz")
     p.add_argument("--certify", action="store_true", help="exact evaluation of the stored weights (rationals); "
                    "certified-exact only if every output equals its label exactly")
-    p.add_argument("--tol", type=float, default=None, help="interpolation tolerance (default 1e-6)")
-    p.add_argument("--rescale-labels", action="store_true", help="rescale out-of-box labels as at build time")
+    p.add_argument("--tol", type=float, default=None, help="interpolation tolerance, a finite positive number "
+                   "(default 1e-6)")
+    p.add_argument("--rescale-labels", action="store_true", help="divide labels outside [-1, 1] by the smallest power of two >= max|y|, "
+                   "as 'capacity build --rescale-labels' did (default: refuse such labels)")
     p.add_argument("--chunk", type=int, default=4096, help="points per verification step (memory bound)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)

@@ -140,6 +140,35 @@ class ResidualNet:
     def module(self) -> ResNet:
         return ResNet(self.params)
 
+    def as_mlp(self) -> MLPNet:
+        """The same function as a plain ReLU MLP (exactly, in exact arithmetic): the stream h is carried
+        as (relu(h), relu(-h)), each block becomes two layers.
+
+        Layers: x -> (relu(h0), relu(-h0)) with h0 = x W_in + b_in; per block, (p, q) -> (p, q,
+        relu((p - q) U + s)) -> (relu(h'), relu(-h')) with h' = p - q + a V; read-out (p - q) R + c.
+        Every weight is a stored weight, its negative, 0 or 1, so no rounding enters.  Used where an
+        algorithm is written for MLPs (linear pieces on a line); its extra units switch where a stream
+        coordinate changes sign, so activation regions (raw pieces) may be finer than the residual
+        network's, while the linear pieces of f are the same.
+        """
+        if self.is_exact:
+            raise ShapeError("as_mlp needs float64 weights; this residual network has exact rational weights")
+        w_in, b_in, U, S, V, R, c = self.params
+        d = w_in.shape[1]
+        eye, zero = np.eye(d), np.zeros((d, d))
+        kernels = [np.concatenate([w_in, -w_in], axis=1)]
+        biases = [np.concatenate([b_in, -b_in])]
+        for u, s_b, v in zip(U, S, V):
+            k = u.shape[1]
+            kernels.append(np.block([[eye, zero, u], [zero, eye, -u]]))
+            biases.append(np.concatenate([np.zeros(2 * d), s_b]))
+            kernels.append(np.concatenate([np.block([[eye, -eye], [-eye, eye]]), np.concatenate([v, -v], axis=1)], axis=0))
+            biases.append(np.zeros(2 * d))
+            del k
+        kernels.append(np.concatenate([R, -R], axis=0))
+        biases.append(np.asarray(c, np.float64))
+        return MLPNet(kernels, biases, "relu", dict(self.meta, converted_from="residual"))
+
     def _arrays(self) -> dict:
         p = self.params
         out = dict(zip(ARRAY_NAMES, (p.w_in, p.b_in, p.u, p.s, p.v)))

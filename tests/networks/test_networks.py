@@ -103,3 +103,22 @@ def test_kink_margin_and_chunking_match_brute_force():
     z2 = np.maximum(z1, 0) @ ks[1] + bs[1]
     brute = np.minimum(np.abs(z1).min(1), np.abs(z2).min(1))
     np.testing.assert_allclose(np.asarray(m1), brute, rtol=1e-12)
+
+
+def test_residual_network_as_mlp_is_the_same_function_exactly():
+    """The MLP form of a residual network (used by piece counting) equals it in exact arithmetic."""
+    from flax import nnx
+
+    from capacity import exact
+    from capacity.networks import ResidualNet, ResNet
+
+    net = ResidualNet(ResNet.random(3, 4, 3, 5, 2, rngs=nnx.Rngs(7)).arrays())
+    mlp = net.as_mlp()
+    x = np.random.default_rng(3).standard_normal((25, 3))
+    rows_mlp, _ = exact.exact_outputs(mlp.kernels, mlp.biases, x)
+    y = np.asarray(net.apply(x))
+    res = exact.certify_residual(net.params, x, y, tol=1.0)  # the residual net's exact outputs vs its float ones
+    assert res.level != "failed"
+    ref = exact.certify_mlp(mlp.kernels, mlp.biases, x, y, tol=1.0)
+    assert ref.exact_residual == res.exact_residual  # same exact function: same exact distance to y
+    assert len(rows_mlp) == 25 and mlp.widths[0] == 3 and mlp.widths[-1] == 2
