@@ -1,7 +1,6 @@
 """Up-front resource estimates (capacity._resources): fast, allocation-free, refusing what cannot fit."""
 
 import math
-import resource
 import os
 import subprocess
 import sys

@@ -1,41 +1,19 @@
 """Verification: batched checks equal single ones, levels never claim more than is shown, exact shortcuts."""
 
-from fractions import Fraction
-
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-from flax import nnx
+from netutil import numpy_forward, random_net
 
 from capacity import data, exact
-from capacity.errors import DataFileError
-from capacity.networks import MLP, MLPNet, load_net, mlp_apply, save_net
-from capacity.networks import mlp_forward_bounded
+from capacity.networks import MLPNet
 from capacity.verification import verify, verify_many
 
 
-def _random_net(seed, widths, scale=1.0):
-    rng = np.random.default_rng(seed)
-    ks = [rng.standard_normal((a, b)) * scale for a, b in zip(widths[:-1], widths[1:])]
-    bs = [rng.standard_normal(b) for b in widths[1:]]
-    return ks, bs
-
-
-def _numpy_forward(ks, bs, x, act="relu"):
-    h = x
-    for i, (k, b) in enumerate(zip(ks, bs)):
-        h = h @ k + b
-        if i < len(ks) - 1:
-            h = np.maximum(h, 0) if act == "relu" else np.clip(h, -1, 1)
-    return h
-
-
 def test_verify_many_equals_per_network_checks():
-    nets = [_random_net(s, (2, 6, 6, 1)) for s in range(5)]
+    nets = [random_net(s, (2, 6, 6, 1)) for s in range(5)]
     xs = np.stack([np.random.default_rng(10 + s).standard_normal((13, 2)) for s in range(5)])
-    ys = np.stack([_numpy_forward(*nets[s], xs[s]) + 1e-3 * s for s in range(5)])
+    ys = np.stack([numpy_forward(*nets[s], xs[s]) + 1e-3 * s for s in range(5)])
     ks = [jnp.stack([jnp.asarray(n[0][i]) for n in nets]) for i in range(3)]
     bs = [jnp.stack([jnp.asarray(n[1][i]) for n in nets]) for i in range(3)]
     res = verify_many(ks, bs, jnp.asarray(xs), jnp.asarray(ys))
@@ -48,9 +26,9 @@ def test_verify_many_equals_per_network_checks():
 
 
 def test_levels_are_never_more_than_shown():
-    ks, bs = _random_net(7, (2, 5, 1))
+    ks, bs = random_net(7, (2, 5, 1))
     x = np.random.default_rng(8).standard_normal((10, 2))
-    y = _numpy_forward(ks, bs, x)
+    y = numpy_forward(ks, bs, x)
     ds = data.make_dataset(x, y, allow_out_of_box=True)
     assert verify(MLPNet(ks, bs), ds, tol=1e-6).level == "certified-bound"
     ds_off = data.make_dataset(x, y + 1e-3, allow_out_of_box=True)

@@ -17,8 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from capacity.constructions._numbers import const as _const, to_exact, wmax as _wmax
-from capacity.errors import CapacityError, WidthError
+from capacity.constructions._numbers import const as _const, to_exact
+from capacity.errors import CapacityError, ShapeError, WidthError
 from theory.bounds import yun3_capacity, yun3_smallest_widths
 
 QUARTER = 0.05  # the outermost kinks sit this fraction of their gap away from the data

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from capacity.data import Dataset
+from capacity.errors import CapacityError
 
 
 

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.errors import GeneralPositionError, SlabFitError, ShapeError
+from capacity.errors import GeneralPositionError, SlabFitError
 from capacity.networks import gamma, unit_roundoff
 
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 from typing import Sequence
 
 import numpy as np

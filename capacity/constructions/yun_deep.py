@@ -50,7 +50,6 @@ network is assembled in rationals and evaluated exactly by the one exact engine.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Sequence
 

@@ -77,7 +77,7 @@ from capacity.constructions.base import Construction, register
 from capacity.data import Dataset
 from capacity.errors import CapacityError, DataError, GeneralPositionError, WidthError
 from capacity.networks import ResidualNet, ResidualParams, check_params, gamma, unit_roundoff
-from theory.bounds import chunk_capacity, resnet_capacity, resnet_smallest_blocks as smallest_chunks
+from theory.bounds import resnet_capacity, resnet_smallest_blocks as smallest_chunks
 
 BLOCKS = {"tent": 3, "trapezoid": 4}
 

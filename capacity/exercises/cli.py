@@ -6,7 +6,6 @@ public check fails, 2 for bad usage (one line on stderr, no traceback).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re

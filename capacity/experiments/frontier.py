@@ -22,12 +22,10 @@ Data: Gaussian inputs in ℝ^10; real labels in [-1, 1] (zhang, bubeck, yun3), t
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
 import sys
-import time
 
 import numpy as np
 

@@ -55,8 +55,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from capacity.experiments.minima import Geometry, Minimum, preactivations_flat, residual_flat, risk_flat
-from theory.linearized import (SGDConfig, expected_risk, expected_risk_operator,
-                               gd_risk_prediction, safe_learning_rate)
+from theory.linearized import SGDConfig, expected_risk, expected_risk_operator, safe_learning_rate
 
 HIGHEST = jax.lax.Precision.HIGHEST
 EPS = float(np.finfo(np.float64).eps)

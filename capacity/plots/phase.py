@@ -34,7 +34,6 @@ One command draws everything: ``capacity phase ...`` (see
 from __future__ import annotations
 
 import csv
-import math
 import os
 from typing import Sequence
 

@@ -2,44 +2,26 @@
 
 from fractions import Fraction
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 from flax import nnx
+from netutil import numpy_forward, random_net
 
-from capacity import data, exact
+from capacity import exact
 from capacity.errors import DataFileError
-from capacity.networks import MLP, MLPNet, load_net, mlp_apply, save_net
-from capacity.networks import mlp_forward_bounded
-from capacity.verification import verify, verify_many
-
-
-def _random_net(seed, widths, scale=1.0):
-    rng = np.random.default_rng(seed)
-    ks = [rng.standard_normal((a, b)) * scale for a, b in zip(widths[:-1], widths[1:])]
-    bs = [rng.standard_normal(b) for b in widths[1:]]
-    return ks, bs
-
-
-def _numpy_forward(ks, bs, x, act="relu"):
-    h = x
-    for i, (k, b) in enumerate(zip(ks, bs)):
-        h = h @ k + b
-        if i < len(ks) - 1:
-            h = np.maximum(h, 0) if act == "relu" else np.clip(h, -1, 1)
-    return h
+from capacity.networks import MLP, MLPNet, load_net, mlp_forward_bounded, save_net
 
 
 @pytest.mark.parametrize("act", ["relu", "hardtanh"])
 def test_module_matches_numpy_and_is_float64(act):
-    ks, bs = _random_net(0, (3, 7, 5, 2))
+    ks, bs = random_net(0, (3, 7, 5, 2))
     net = MLP(ks, bs, act)
     x = np.random.default_rng(1).standard_normal((11, 3))
     out = net(jnp.asarray(x))
     assert out.dtype == jnp.float64
-    np.testing.assert_allclose(np.asarray(out), _numpy_forward(ks, bs, x, act), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(out), numpy_forward(ks, bs, x, act), rtol=1e-13, atol=1e-13)
 
 
 def test_module_trains_with_optax_as_is():
@@ -59,7 +41,7 @@ def test_module_trains_with_optax_as_is():
 
 
 def test_net_npz_roundtrip_and_errors(tmp_path):
-    ks, bs = _random_net(2, (4, 6, 3))
+    ks, bs = random_net(2, (4, 6, 3))
     p = tmp_path / "n.npz"
     save_net(p, MLPNet(ks, bs, "relu", {"construction": "test"}))
     back = load_net(p)
@@ -78,7 +60,7 @@ def test_net_npz_roundtrip_and_errors(tmp_path):
 @pytest.mark.parametrize("act", ["relu", "hardtanh"])
 def test_a_priori_bound_covers_the_exact_error(act):
     """|f̂(x) - f(x)| <= bound, with f evaluated exactly in rationals (a test that can fail)."""
-    ks, bs = _random_net(3, (5, 30, 30, 2), scale=10.0)
+    ks, bs = random_net(3, (5, 30, 30, 2), scale=10.0)
     x = np.random.default_rng(4).standard_normal((40, 5)) * 100
     out, bound, _, _ = mlp_forward_bounded([jnp.asarray(k) for k in ks], [jnp.asarray(b) for b in bs], jnp.asarray(x), act)
     rows, _ = exact.exact_outputs(ks, bs, x, act)
@@ -90,7 +72,7 @@ def test_a_priori_bound_covers_the_exact_error(act):
 
 
 def test_kink_margin_and_chunking_match_brute_force():
-    ks, bs = _random_net(5, (3, 9, 4, 1))
+    ks, bs = random_net(5, (3, 9, 4, 1))
     x = np.random.default_rng(6).standard_normal((37, 3))
     args = ([jnp.asarray(k) for k in ks], [jnp.asarray(b) for b in bs], jnp.asarray(x))
     o1, b1, m1, _ = mlp_forward_bounded(*args, chunk=5)
