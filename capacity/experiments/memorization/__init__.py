@@ -9,3 +9,7 @@ Implemented: :mod:`.randomization` (Zhang et al. 2017; Arpit et al. 2017), :mod:
 (Power et al. 2022), :mod:`.generative` (van den Burg & Williams 2021, with Gaussian KDEs only),
 :mod:`.layermem` (Wang et al. 2024, small MLP encoder), :mod:`.information` (Bansal et al. 2022).
 """
+
+from capacity.experiments.memorization._common import TrainResult, TrainSpec, load_digits_split, train_many
+
+__all__ = ["TrainResult", "TrainSpec", "load_digits_split", "train_many"]
