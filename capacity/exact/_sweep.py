@@ -1,0 +1,262 @@
+"""The rank-one fast path: a sorted sweep through both hidden layers (exact algebra, Python ints).
+
+Applies when the stored first kernel K0 is *exactly* rank one (tested on the stored weights by
+:func:`rank_one`, never taken from metadata) and the activation is ReLU.  With integers over
+common denominators (see :mod:`capacity.exact._modular`): K0' = u ⊗ (K0'[d0, :] / p), u = K0'[:, j0],
+p = K0'[d0, j0] != 0, and T_i = X_i · u (an exact integer per point), every first-layer
+pre-activation is
+
+    z1_j · E1 = A_j T + Bc_j,   A_j = sgn(p) K0'[d0, j],  Bc_j = |p| D_x B0'_j,  E1 = L0 |p| D_x > 0.
+
+Unit j is active iff A_j T + Bc_j > 0; its state changes only at the kink T = -Bc_j / A_j.
+Between consecutive kinks the active set is fixed, so every layer-2 pre-activation is affine in
+T: Z2_c = S_c T + C_c (over E2 = E1 L1) with S_c = Σ_active A_j K1'[j, c] and
+C_c = Σ_active Bc_j K1'[j, c] + E1 B1'_c, updated at each kink in O(d2).  A point exactly on a
+kink gets either side's formula: the units switching there contribute A_j T + Bc_j = 0.
+
+Within an interval a layer-2 unit is positive at both end points (active throughout), <= 0 at
+both (inactive throughout: an affine function), or changes sign once; then its switching point
+among the sorted T is found by an integer bisection (T > -C/S iff T > floor(-C/S) for integer
+T).  For a network of exactly three layers the output F = Σ_active K2'[c] (S_c T + C_c) +
+E2 B2' is then P T + Q on runs of points, so the whole network costs
+O((kinks + 1) · d2 + switches + N) exact operations; the exact kink distance is read from the
+interval ends (|affine| has no interior minimum without a root) and from the points next to
+each root.  Deeper networks materialise h2 (exact) and continue on the general integer path.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from capacity.exact._modular import Layer
+from capacity.exact._numbers import Scaled
+
+
+def rank_one(k_ints: np.ndarray):
+    """(d0, j0) with K == outer(K[:, j0], K[d0, :]) / K[d0, j0] exactly, or None (also for K == 0)."""
+    nz = np.argwhere(k_ints != 0)
+    if not len(nz):
+        return None
+    d0, j0 = (int(v) for v in nz[0])
+    p = k_ints[d0, j0]
+    lhs = k_ints * p
+    rhs = np.outer(k_ints[:, j0], k_ints[d0, :])
+    if not bool(np.all(lhs == rhs)):
+        return None
+    return d0, j0
+
+
+def _floor_div(a: int, b: int) -> int:
+    return a // b
+
+
+def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=False, chunk=4096,
+          tail=None, progress=None):
+    """Exact evaluation by the sorted sweep.  Returns a dict with the exact residual (Fraction, when
+    y_s given), the exact kink distance (Fraction), outputs (when asked, in the original order) and
+    counters.  ``tail(h_ints, h_den, rows)`` evaluates layers >= 2 of a deeper network on a chunk and
+    returns (residual Fraction, kink Fraction|None, outputs|None)."""
+    l0, l1 = layers[0], layers[1]
+    k0 = l0.k.ints()
+    ro = rank_one(k0)
+    assert ro is not None
+    d0, j0 = ro
+    p = int(k0[d0, j0])
+    sp, ap = (1 if p > 0 else -1), abs(p)
+    u = k0[:, j0]
+    xs = Scaled.from_array(x)
+    n = xs.shape[0]
+    # exact T_i = X_i . u, in chunks of Python ints
+    T = []
+    xi_all = None
+    for a in range(0, n, max(1, chunk)):
+        xi = xs_chunk_ints(xs, a, min(n, a + chunk))
+        T.extend(xi.dot(u).tolist() if xi.shape[1] else [0] * xi.shape[0])
+    del xi_all
+    order = sorted(range(n), key=T.__getitem__)
+    Ts = [T[i] for i in order]
+    del T
+    Dx = xs.denom
+    E1 = l0.L * ap * Dx
+    A = [sp * int(v) for v in k0[d0, :].tolist()]
+    B0 = l0.b.ints().tolist()
+    Bc = [ap * Dx * int(b) for b in B0]
+    d1 = len(A)
+    K1 = l1.k.ints()  # (d1, d2) object
+    d2 = K1.shape[1]
+    B1 = l1.b.ints()
+    E2 = E1 * l1.L
+    # kinks grouped
+    groups: dict = {}
+    const_on = []
+    for j in range(d1):
+        if A[j] == 0:
+            if Bc[j] > 0:
+                const_on.append(j)
+            continue
+        groups.setdefault(Fraction(-Bc[j], A[j]), []).append(j)
+    kinks = sorted(groups)
+    # layer-1 kink distance
+    kink1 = None
+    if n:
+        best = None
+        for j in range(d1):
+            if A[j] == 0:
+                v = abs(Bc[j])
+            else:
+                kf = _floor_div(-Bc[j], A[j])
+                idx = bisect.bisect_right(Ts, kf)
+                v = min(abs(A[j] * Ts[i] + Bc[j]) for i in (idx - 1, idx) if 0 <= i < n)
+            best = v if best is None else min(best, v)
+        kink1 = None if best is None else Fraction(best, E1)
+    # initial active set: A < 0 (active for T below the kink) and constant-on units
+    init = [j for j in range(d1) if A[j] < 0] + const_on
+    S = np.zeros(d2, dtype=object)
+    C = B1 * E1
+    for j in init:
+        S = S + K1[j] * A[j]
+        C = C + K1[j] * Bc[j]
+    three = len(layers) == 3
+    if three:
+        l2 = layers[2]
+        K2 = l2.k.ints()  # (d2, dy)
+        B2 = l2.b.ints()
+        E3 = E2 * l2.L
+        dy = K2.shape[1]
+    Y = y_s.ints() if y_s is not None else None
+    Dy = y_s.denom if y_s is not None else 1
+    resid = Fraction(0)
+    kink2 = None
+    outputs = np.empty((n, dy), dtype=object) if (want_outputs and three) else None
+    n_switch = 0
+    bounds = [0] + [bisect.bisect_right(Ts, _kfloor(k)) for k in kinks] + [n]
+    buf_rows, buf_h = [], []
+    tail_res = Fraction(0)
+    tail_kink = None
+    tail_out = {}
+
+    def flush():
+        nonlocal tail_res, tail_kink
+        if not buf_rows:
+            return
+        rows = np.array(buf_rows)
+        h = np.concatenate(buf_h, axis=0)
+        r, kk, outs = tail(h, E2, rows)
+        tail_res = max(tail_res, r)
+        if kk is not None:
+            tail_kink = kk if tail_kink is None else min(tail_kink, kk)
+        if outs is not None:
+            for i, row in zip(rows.tolist(), outs):
+                tail_out[i] = row
+        buf_rows.clear()
+        buf_h.clear()
+
+    n_int = len(kinks) + 1
+    for r in range(n_int):
+        a, b = bounds[r], bounds[r + 1]
+        if b > a:
+            tlo, thi = Ts[a], Ts[b - 1]
+            zlo = S * tlo + C
+            zhi = S * thi + C
+            pos_lo = np.array([v > 0 for v in zlo.tolist()], dtype=bool)
+            pos_hi = np.array([v > 0 for v in zhi.tolist()], dtype=bool)
+            on = pos_lo & pos_hi
+            off = ~pos_lo & ~pos_hi
+            # the sign is constant (or zero only at an end) where not switching: |affine| is
+            # smallest at an end point unless a root lies strictly inside
+            same = (np.array([v < 0 for v in zlo.tolist()]) & np.array([v < 0 for v in zhi.tolist()])) | on
+            if same.any():
+                m = min(min(abs(v) for v in zlo[same].tolist()), min(abs(v) for v in zhi[same].tolist()))
+                kink2 = _fmin(kink2, Fraction(m, E2))
+            sw = np.flatnonzero(~on & ~off)
+            zero_both = np.flatnonzero(off & ~same)  # <= 0 at both ends, one of them 0
+            for c in zero_both.tolist():
+                sc, cc = S[c], C[c]
+                m = min(abs(sc * tlo + cc), abs(sc * thi + cc))
+                if sc != 0:  # a root between the ends: check the points next to it
+                    idx = _first_positive_or_root(Ts, sc, cc, a, b)
+                    m = min([m] + [abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b])
+                kink2 = _fmin(kink2, Fraction(m, E2))
+            ranges = []
+            for c in sw.tolist():
+                sc, cc = S[c], C[c]
+                idx = _first_positive_or_root(Ts, sc, cc, a, b)
+                m = min(abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b)
+                kink2 = _fmin(kink2, Fraction(m, E2))
+                ranges.append((c, (idx, b) if sc > 0 else (a, idx)))
+            n_switch += len(sw)
+            tloc = np.empty(b - a, dtype=object)
+            tloc[:] = Ts[a:b]
+            if three:
+                P = S[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
+                Q = C[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
+                Q = Q + B2 * E2
+                F = np.outer(tloc, P) + Q[None, :]
+                for c, (s0, s1) in ranges:
+                    if s1 > s0:
+                        F[s0 - a:s1 - a] += np.outer(tloc[s0 - a:s1 - a], K2[c] * S[c]) + (K2[c] * C[c])[None, :]
+                idx = np.array(order[a:b])
+                if Y is not None:
+                    R = F * Dy - Y[idx] * E3
+                    mx = max(abs(v) for v in R.ravel().tolist()) if R.size else 0
+                    resid = max(resid, Fraction(mx, E3 * Dy))
+                if outputs is not None:
+                    outputs[idx] = F
+            else:
+                Z2 = np.outer(tloc, S) + C[None, :]
+                H2 = np.where(Z2 > 0, Z2, 0)
+                buf_rows.extend(order[a:b])
+                buf_h.append(H2)
+                if len(buf_rows) >= chunk:
+                    flush()
+        if progress is not None:
+            progress(r + 1, n_int)
+        if r < len(kinks):
+            for j in groups[kinks[r]]:
+                sg = 1 if A[j] > 0 else -1
+                S = S + K1[j] * (sg * A[j])
+                C = C + K1[j] * (sg * Bc[j])
+    if not three:
+        flush()
+        resid = tail_res
+        if want_outputs:
+            outputs = np.array([tail_out[i] for i in range(n)], dtype=object)
+        kink_tail = tail_kink
+    else:
+        kink_tail = None
+        if outputs is not None:
+            outputs = np.vectorize(lambda v: Fraction(int(v), E3), otypes=[object])(outputs)
+    kink = kink1
+    for kk in (kink2, kink_tail):
+        if kk is not None:
+            kink = kk if kink is None else min(kink, kk)
+    return {"residual": resid, "kink": kink, "outputs": outputs, "kinks": len(kinks), "switches": n_switch}
+
+
+def xs_chunk_ints(xs: Scaled, a: int, b: int) -> np.ndarray:
+    if xs.obj is not None:
+        return xs.obj[a:b]
+    sub = Scaled((b - a,) + xs.shape[1:], xs.denom, mant=xs.mant[a:b], shift=xs.shift[a:b], exp2=xs.exp2)
+    return sub.ints()
+
+
+def _kfloor(k: Fraction) -> int:
+    return k.numerator // k.denominator
+
+
+def _fmin(a, b):
+    return b if a is None else min(a, b)
+
+
+def _first_positive_or_root(Ts, s, c, a, b) -> int:
+    """Index in [a, b] of the first point where s T + c changes side: for s > 0 the first with
+    s T + c > 0; for s < 0 the first with s T + c <= 0 (s != 0)."""
+    if s > 0:
+        return bisect.bisect_right(Ts, (-c) // s, a, b)  # T > -c/s  iff  T > floor(-c/s)
+    # s T + c > 0 iff T < c / |s| iff T < ceil(c / |s|)
+    ceil = -((-c) // (-s))
+    return bisect.bisect_left(Ts, ceil, a, b)
