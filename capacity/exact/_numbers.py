@@ -192,25 +192,34 @@ def symmetric(r: np.ndarray, primes: np.ndarray) -> np.ndarray:
 
 
 def mod_sym(r: np.ndarray, primes: np.ndarray) -> np.ndarray:
-    """Reduce integer-valued float64 residues (|r| < 2^53) modulo p, symmetric."""
+    """Reduce integer-valued float64 residues with |r| <= 2^52 modulo p, to |result| <= (p+1)/2.
+
+    q = rint(r * fl(1/p)) is within 1/2 + 2^-24 of r/p (p < 2^26), so |q p| < 2^52 + 2p is an
+    exactly representable integer, r - q p is computed exactly, and |r - q p| < p/2 + 1, an
+    integer, hence <= (p+1)/2 (p odd).  (Two vectorised multiplies instead of a libm fmod.)
+    """
     p = primes.astype(np.float64).reshape((-1,) + (1,) * (r.ndim - 1))
-    return symmetric(np.fmod(r, p), primes)
+    t = r * (1.0 / p)
+    np.rint(t, out=t)
+    t *= p
+    return np.subtract(r, t, out=t)
 
 
 _PRIME_CACHE: dict = {}
 
 
 def prime_list(fan_in: int, count: int) -> np.ndarray:
-    """``count`` distinct odd primes p with fan_in * ((p-1)/2)^2 < 2^53 (so float64 matmuls of
-    symmetric residues are exact), largest first."""
+    """``count`` distinct odd primes p with fan_in * ((p+1)/2)^2 <= 2^52, largest first: float64
+    matmuls of residues of magnitude <= (p+1)/2 (what :func:`mod_sym` returns) are then exact
+    and their results are valid inputs of :func:`mod_sym`."""
     fan_in = max(1, int(fan_in))
-    pmax = 2 * math.isqrt((2**53 - 1) // fan_in) + 1
+    pmax = 2 * math.isqrt(2**52 // fan_in) - 1
     pmax = min(pmax, 2**26)  # keep products of residues (< p^2) inside int64 for the mulmods
     key = pmax
     lst = _PRIME_CACHE.setdefault(key, [])
     cand = lst[-1] - 2 if lst else (pmax if pmax % 2 else pmax - 1)
     while len(lst) < count:
-        while not _is_prime(cand) or fan_in * ((cand - 1) // 2) ** 2 >= 2**53:
+        while not _is_prime(cand) or fan_in * ((cand + 1) // 2) ** 2 > 2**52:
             cand -= 2
         lst.append(cand)
         cand -= 2

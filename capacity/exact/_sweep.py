@@ -171,7 +171,7 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
             same = (np.array([v < 0 for v in zlo.tolist()]) & np.array([v < 0 for v in zhi.tolist()])) | on
             if same.any():
                 m = min(min(abs(v) for v in zlo[same].tolist()), min(abs(v) for v in zhi[same].tolist()))
-                kink2 = _fmin(kink2, Fraction(m, E2))
+                kink2 = _fmin(kink2, m)
             sw = np.flatnonzero(~on & ~off)
             zero_both = np.flatnonzero(off & ~same)  # <= 0 at both ends, one of them 0
             for c in zero_both.tolist():
@@ -180,13 +180,13 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
                 if sc != 0:  # a root between the ends: check the points next to it
                     idx = _first_positive_or_root(Ts, sc, cc, a, b)
                     m = min([m] + [abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b])
-                kink2 = _fmin(kink2, Fraction(m, E2))
+                kink2 = _fmin(kink2, m)
             ranges = []
             for c in sw.tolist():
                 sc, cc = S[c], C[c]
                 idx = _first_positive_or_root(Ts, sc, cc, a, b)
                 m = min(abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b)
-                kink2 = _fmin(kink2, Fraction(m, E2))
+                kink2 = _fmin(kink2, m)
                 ranges.append((c, (idx, b) if sc > 0 else (a, idx)))
             n_switch += len(sw)
             tloc = np.empty(b - a, dtype=object)
@@ -195,10 +195,21 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
                 P = S[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
                 Q = C[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
                 Q = Q + B2 * E2
-                F = np.outer(tloc, P) + Q[None, :]
-                for c, (s0, s1) in ranges:
-                    if s1 > s0:
-                        F[s0 - a:s1 - a] += np.outer(tloc[s0 - a:s1 - a], K2[c] * S[c]) + (K2[c] * C[c])[None, :]
+                if ranges:  # switching units: difference arrays over the run, then prefix sums
+                    dP = np.zeros((b - a + 1, dy), dtype=object)
+                    dQ = np.zeros((b - a + 1, dy), dtype=object)
+                    for c, (s0, s1) in ranges:
+                        if s1 > s0:
+                            ps, qs = K2[c] * S[c], K2[c] * C[c]
+                            dP[s0 - a] += ps
+                            dP[s1 - a] -= ps
+                            dQ[s0 - a] += qs
+                            dQ[s1 - a] -= qs
+                    Pm = np.cumsum(dP[:-1], axis=0) + P[None, :]
+                    Qm = np.cumsum(dQ[:-1], axis=0) + Q[None, :]
+                    F = tloc[:, None] * Pm + Qm
+                else:
+                    F = np.outer(tloc, P) + Q[None, :]
                 idx = np.array(order[a:b])
                 if Y is not None:
                     R = F * Dy - Y[idx] * E3
@@ -231,6 +242,8 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
         if outputs is not None:
             outputs = np.vectorize(lambda v: Fraction(int(v), E3), otypes=[object])(outputs)
     kink = kink1
+    if kink2 is not None:
+        kink2 = Fraction(kink2, E2)
     for kk in (kink2, kink_tail):
         if kk is not None:
             kink = kk if kink is None else min(kink, kk)
