@@ -27,6 +27,7 @@ each root.  Deeper networks materialise h2 (exact) and continue on the general i
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from fractions import Fraction
 
@@ -114,23 +115,25 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
             best = v if best is None else min(best, v)
         kink1 = None if best is None else Fraction(best, E1)
     # initial active set: A < 0 (active for T below the kink) and constant-on units
-    init = [j for j in range(d1) if A[j] < 0] + const_on
-    S = np.zeros(d2, dtype=object)
-    C = B1 * E1
-    for j in init:
-        S = S + K1[j] * A[j]
-        C = C + K1[j] * Bc[j]
+    K1l = K1.tolist()  # rows of Python ints
+    S = [0] * d2
+    C = [int(v) * E1 for v in B1.tolist()]
+    for j in [j for j in range(d1) if A[j] < 0] + const_on:
+        aj, bj, row = A[j], Bc[j], K1l[j]
+        S = [s_ + k * aj for s_, k in zip(S, row)]
+        C = [c_ + k * bj for c_, k in zip(C, row)]
     three = len(layers) == 3
     if three:
         l2 = layers[2]
-        K2 = l2.k.ints()  # (d2, dy)
-        B2 = l2.b.ints()
+        K2l = l2.k.ints().tolist()  # (d2, dy) rows
+        B2l = l2.b.ints().tolist()
         E3 = E2 * l2.L
-        dy = K2.shape[1]
+        dy = len(B2l)
+        K2cols = [[K2l[c][o] for c in range(d2)] for o in range(dy)]
     Y = y_s.ints() if y_s is not None else None
     Dy = y_s.denom if y_s is not None else 1
-    resid = Fraction(0)
-    kink2 = None
+    resid_num = 0  # max |F Dy - Y E3| (integer)
+    kink2 = None  # min |Z2| (integer, over E2)
     outputs = np.empty((n, dy), dtype=object) if (want_outputs and three) else None
     n_switch = 0
     bounds = [0] + [bisect.bisect_right(Ts, _kfloor(k)) for k in kinks] + [n]
@@ -144,7 +147,7 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
         if not buf_rows:
             return
         rows = np.array(buf_rows)
-        h = np.concatenate(buf_h, axis=0)
+        h = np.array(buf_h, dtype=object).reshape(len(buf_rows), d2)
         r, kk, outs = tail(h, E2, rows)
         tail_res = max(tail_res, r)
         if kk is not None:
@@ -160,68 +163,70 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
         a, b = bounds[r], bounds[r + 1]
         if b > a:
             tlo, thi = Ts[a], Ts[b - 1]
-            zlo = S * tlo + C
-            zhi = S * thi + C
-            pos_lo = np.array([v > 0 for v in zlo.tolist()], dtype=bool)
-            pos_hi = np.array([v > 0 for v in zhi.tolist()], dtype=bool)
-            on = pos_lo & pos_hi
-            off = ~pos_lo & ~pos_hi
-            # the sign is constant (or zero only at an end) where not switching: |affine| is
-            # smallest at an end point unless a root lies strictly inside
-            same = (np.array([v < 0 for v in zlo.tolist()]) & np.array([v < 0 for v in zhi.tolist()])) | on
-            if same.any():
-                m = min(min(abs(v) for v in zlo[same].tolist()), min(abs(v) for v in zhi[same].tolist()))
-                kink2 = _fmin(kink2, m)
-            sw = np.flatnonzero(~on & ~off)
-            zero_both = np.flatnonzero(off & ~same)  # <= 0 at both ends, one of them 0
-            for c in zero_both.tolist():
-                sc, cc = S[c], C[c]
-                m = min(abs(sc * tlo + cc), abs(sc * thi + cc))
-                if sc != 0:  # a root between the ends: check the points next to it
-                    idx = _first_positive_or_root(Ts, sc, cc, a, b)
-                    m = min([m] + [abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b])
-                kink2 = _fmin(kink2, m)
+            zlo = [s_ * tlo + c_ for s_, c_ in zip(S, C)]
+            zhi = [s_ * thi + c_ for s_, c_ in zip(S, C)] if b - a > 1 else zlo
+            on, sw = [], []
+            m = None
+            for c in range(d2):
+                lo, hi = zlo[c], zhi[c]
+                if lo > 0 and hi > 0:
+                    on.append(c)
+                    v = lo if lo < hi else hi  # |affine| without an interior root: smallest at an end
+                elif lo < 0 and hi < 0:
+                    v = -lo if lo > hi else -hi
+                elif lo <= 0 and hi <= 0:
+                    v = 0  # inactive throughout, zero at an end
+                else:
+                    sw.append(c)
+                    continue
+                if m is None or v < m:
+                    m = v
             ranges = []
-            for c in sw.tolist():
+            for c in sw:  # one end > 0, the other <= 0: one root inside, S != 0
                 sc, cc = S[c], C[c]
                 idx = _first_positive_or_root(Ts, sc, cc, a, b)
-                m = min(abs(sc * Ts[i] + cc) for i in (idx - 1, idx) if a <= i < b)
-                kink2 = _fmin(kink2, m)
+                for i in (idx - 1, idx):
+                    if a <= i < b:
+                        v = abs(sc * Ts[i] + cc)
+                        if m is None or v < m:
+                            m = v
                 ranges.append((c, (idx, b) if sc > 0 else (a, idx)))
+            if m is not None:
+                kink2 = m if kink2 is None or m < kink2 else kink2
             n_switch += len(sw)
-            tloc = np.empty(b - a, dtype=object)
-            tloc[:] = Ts[a:b]
             if three:
-                P = S[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
-                Q = C[on].dot(K2[on]) if on.any() else np.zeros(dy, dtype=object)
-                Q = Q + B2 * E2
-                if ranges:  # switching units: difference arrays over the run, then prefix sums
-                    dP = np.zeros((b - a + 1, dy), dtype=object)
-                    dQ = np.zeros((b - a + 1, dy), dtype=object)
-                    for c, (s0, s1) in ranges:
-                        if s1 > s0:
-                            ps, qs = K2[c] * S[c], K2[c] * C[c]
-                            dP[s0 - a] += ps
-                            dP[s1 - a] -= ps
-                            dQ[s0 - a] += qs
-                            dQ[s1 - a] -= qs
-                    Pm = np.cumsum(dP[:-1], axis=0) + P[None, :]
-                    Qm = np.cumsum(dQ[:-1], axis=0) + Q[None, :]
-                    F = tloc[:, None] * Pm + Qm
-                else:
-                    F = np.outer(tloc, P) + Q[None, :]
-                idx = np.array(order[a:b])
-                if Y is not None:
-                    R = F * Dy - Y[idx] * E3
-                    mx = max(abs(v) for v in R.ravel().tolist()) if R.size else 0
-                    resid = max(resid, Fraction(mx, E3 * Dy))
-                if outputs is not None:
-                    outputs[idx] = F
+                tl = Ts[a:b]
+                idxs = order[a:b]
+                for o in range(dy):
+                    kc = K2cols[o]
+                    P = sum(S[c] * kc[c] for c in on)
+                    Q = sum(C[c] * kc[c] for c in on) + E2 * B2l[o]
+                    if ranges:  # switching units: difference arrays over the run, then prefix sums
+                        dP = [0] * (b - a + 1)
+                        dQ = [0] * (b - a + 1)
+                        for c, (s0, s1) in ranges:
+                            k = kc[c]
+                            if s1 > s0 and k:
+                                ps, qs = S[c] * k, C[c] * k
+                                dP[s0 - a] += ps
+                                dP[s1 - a] -= ps
+                                dQ[s0 - a] += qs
+                                dQ[s1 - a] -= qs
+                        F = [t * (P + p_) + (Q + q_) for t, p_, q_ in
+                             zip(tl, itertools.accumulate(dP), itertools.accumulate(dQ))]
+                    else:
+                        F = [t * P + Q for t in tl]
+                    if Y is not None:
+                        yo = Y[idxs, o].tolist()
+                        mx = max(abs(f * Dy - yv * E3) for f, yv in zip(F, yo))
+                        if mx > resid_num:
+                            resid_num = mx
+                    if outputs is not None:
+                        outputs[idxs, o] = F
             else:
-                Z2 = np.outer(tloc, S) + C[None, :]
-                H2 = np.where(Z2 > 0, Z2, 0)
-                buf_rows.extend(order[a:b])
-                buf_h.append(H2)
+                for t, i in zip(Ts[a:b], order[a:b]):
+                    buf_rows.append(i)
+                    buf_h.extend(v if v > 0 else 0 for v in (s_ * t + c_ for s_, c_ in zip(S, C)))
                 if len(buf_rows) >= chunk:
                     flush()
         if progress is not None:
@@ -229,8 +234,10 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
         if r < len(kinks):
             for j in groups[kinks[r]]:
                 sg = 1 if A[j] > 0 else -1
-                S = S + K1[j] * (sg * A[j])
-                C = C + K1[j] * (sg * Bc[j])
+                aj, bj, row = sg * A[j], sg * Bc[j], K1l[j]
+                S = [s_ + k * aj for s_, k in zip(S, row)]
+                C = [c_ + k * bj for c_, k in zip(C, row)]
+    resid = Fraction(resid_num, E3 * Dy) if three else Fraction(0)
     if not three:
         flush()
         resid = tail_res
