@@ -60,12 +60,17 @@ class Layer:
 
 
 def affine(hr: np.ndarray, eh: int, layer: Layer, primes: np.ndarray, pow2: Pow2Table):
-    """Residues of Z = H K' + E_h B' and E_z = E_h L."""
+    """Residues of Z = H K' + E_h B' and E_z = E_h L.
+
+    One float64 matmul per prime, the bias residue added in place, one reduction: every term is
+    at most ((p+1)/2)^2 in magnitude and there are fan-in + 1 of them, which the primes allow
+    (see :func:`capacity.exact._numbers.prime_list`, called with fan-in + 1).
+    """
     kr, br = layer.residues(primes, pow2)
-    z = mod_sym(np.matmul(hr, kr), primes)
-    ehr = int_mod(eh, primes)[:, None]
-    z = mod_sym(z + ehr[:, :, None] * br[:, None, :], primes)
-    return z, eh * layer.L
+    bias = mod_sym(int_mod(eh, primes)[:, None] * br, primes)  # (k, o), |.| <= (p+1)/2
+    z = np.matmul(hr, kr)
+    z += bias[:, None, :]
+    return mod_sym(z, primes, inplace=True), eh * layer.L
 
 
 def exact_signs(res: np.ndarray, primes: np.ndarray) -> np.ndarray:
@@ -211,12 +216,12 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
                     rb = min(rb, int(math.ceil(Fraction(m) * ef_den * y_s.denom)))
         bounds.append(rb)
     big = max(bounds + [1])
-    allp = prime_list(fan_max, 4)
+    allp = prime_list(fan_max + 1, 4)
     # enough primes for the largest bound
     need = 4
     while math.prod(int(p) for p in allp.tolist()) <= 2 * big + 1:
         need *= 2
-        allp = prime_list(fan_max, need)
+        allp = prime_list(fan_max + 1, need)
     kk = primes_needed(big, allp)
     primes = allp[:kk]
 
@@ -246,10 +251,11 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
         bi += 1
         if relu:
             s = hybrid_signs(z, pb, zf, efl)
-            hr = np.where(s[None] > 0, z, 0.0)
             cand = candidates_min(np.abs(zf), efl) if zf is not None else None
             mk = min_abs_exact(z, pb, cand)
             kink = None if mk is None else Fraction(mk, ez)
+            z *= (s > 0)[None]  # ReLU on the residues: zero where the exact value is <= 0
+            hr = z
         else:
             ezr = int_mod(ez, primes)[:, None, None]
             zm = mod_sym(z - ezr, primes)  # Z - E_z

@@ -191,17 +191,21 @@ def symmetric(r: np.ndarray, primes: np.ndarray) -> np.ndarray:
     return np.where(r < -h, r + p, r)
 
 
-def mod_sym(r: np.ndarray, primes: np.ndarray) -> np.ndarray:
+def mod_sym(r: np.ndarray, primes: np.ndarray, inplace: bool = False) -> np.ndarray:
     """Reduce integer-valued float64 residues with |r| <= 2^52 modulo p, to |result| <= (p+1)/2.
 
     q = rint(r * fl(1/p)) is within 1/2 + 2^-24 of r/p (p < 2^26), so |q p| < 2^52 + 2p is an
     exactly representable integer, r - q p is computed exactly, and |r - q p| < p/2 + 1, an
     integer, hence <= (p+1)/2 (p odd).  (Two vectorised multiplies instead of a libm fmod.)
+    ``inplace``: overwrite r (one temporary instead of two).
     """
     p = primes.astype(np.float64).reshape((-1,) + (1,) * (r.ndim - 1))
     t = r * (1.0 / p)
     np.rint(t, out=t)
     t *= p
+    if inplace:
+        r -= t
+        return r
     return np.subtract(r, t, out=t)
 
 

@@ -51,10 +51,10 @@ def residual_chunk(net: ResidualNet, x_s: Scaled, y_s: Scaled, pow2: Pow2Table):
     bounds += [fb, rb]
     big = max(bounds)
     need = 4
-    allp = prime_list(net.fan_max, need)
+    allp = prime_list(net.fan_max + 1, need)
     while math.prod(int(p) for p in allp.tolist()) <= 2 * big + 1:
         need *= 2
-        allp = prime_list(net.fan_max, need)
+        allp = prime_list(net.fan_max + 1, need)
     primes = allp[:primes_needed(big, allp)]
 
     hr = x_s.residues(primes, pow2)
