@@ -148,10 +148,19 @@ def min_abs_exact(res: np.ndarray, primes_k: np.ndarray, cand: np.ndarray | None
 
 
 def candidates_min(dist_f, ef):
-    """Entries whose exact distance (within e of the float one) can attain the minimum."""
-    lo = np.maximum(dist_f - ef, 0.0) * (1 - 8 * U)
-    hi = (dist_f + ef) * (1 + 8 * U) + 2.0**-1022
-    return lo <= hi.min()
+    """Entries whose exact distance (within e of the float one) can attain the minimum.
+
+    Non-finite floats (overflow) carry no information: such entries are always candidates, and
+    if no finite upper bound exists every entry is."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = np.maximum(dist_f - ef, 0.0) * (1 - 8 * U)
+        hi = (dist_f + ef) * (1 + 8 * U) + 2.0**-1022
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, np.inf)
+    thr = hi.min() if hi.size else np.inf
+    if not np.isfinite(thr):
+        return np.ones(dist_f.shape, dtype=bool)
+    return lo <= thr
 
 
 class ChunkResult:
@@ -286,9 +295,12 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
         nonzero = np.any(r[:len(pr)] != 0, axis=0)
         if nonzero.any():
             if fp is not None and yf is not None:
-                rf = np.abs(fp.out[rows] - yf)
-                lo = np.where(nonzero, np.maximum(rf - fp.e_out[rows], 0.0) * (1 - 8 * U), 0.0)
-                hi = (rf + fp.e_out[rows]) * (1 + 8 * U) + 2.0**-1022
+                with np.errstate(invalid="ignore", over="ignore"):
+                    rf = np.abs(fp.out[rows] - yf)
+                    lo = np.maximum(rf - fp.e_out[rows], 0.0) * (1 - 8 * U)
+                    hi = (rf + fp.e_out[rows]) * (1 + 8 * U) + 2.0**-1022
+                lo = np.where(nonzero & np.isfinite(lo), lo, 0.0)  # a lower bound of each |R| (0: none known)
+                hi = np.where(np.isfinite(hi), hi, np.inf)
                 cand = nonzero & (hi >= lo.max())
             else:
                 cand = nonzero
