@@ -275,3 +275,18 @@ def test_as_dict_and_progress():
     assert calls[-1] == (4, 4)
     d = r.as_dict()
     assert Fraction(d["residual"]) == r.residual and d["method"] and d["peak_rss_bytes"] > 0
+
+
+def test_float_overflow_does_not_mislead_the_exact_tier():
+    # float64 products overflow to inf (1e200 * 1e200): the float hints are useless there, the exact
+    # residual and kink distance must still be right
+    rng = np.random.default_rng(9)
+    ks = [rng.normal(size=(2, 3)) * 1e200, rng.normal(size=(3, 2)) * 1e200, rng.normal(size=(2, 1)) * 1e-300]
+    bs = [rng.normal(size=3), rng.normal(size=2), rng.normal(size=1)]
+    x = rng.normal(size=(6, 2))
+    out, kink = ref_mlp(ks, bs, x, "relu")
+    y = np.zeros((6, 1))
+    with np.errstate(all="ignore"):
+        r = certify_mlp(ks, bs, x, y, tol=1e300, float_filter=False)
+    assert r.residual == ref_residual(out, y) and r.kink_distance == kink
+    assert r.level == ("certified-bound" if r.residual <= Fraction(1e300) else "failed")
