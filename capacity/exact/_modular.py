@@ -69,8 +69,7 @@ def affine(hr: np.ndarray, eh: int, layer: Layer, primes: np.ndarray, pow2: Pow2
     kr, br = layer.residues(primes, pow2)
     bias = mod_sym(int_mod(eh, primes)[:, None] * br, primes)  # (k, o), |.| <= (p+1)/2
     z = np.matmul(hr, kr)
-    z += bias[:, None, :]
-    return mod_sym(z, primes, inplace=True), eh * layer.L
+    return mod_sym(z, primes, inplace=True, add=bias[:, None, :]), eh * layer.L
 
 
 def exact_signs(res: np.ndarray, primes: np.ndarray) -> np.ndarray:

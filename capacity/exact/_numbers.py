@@ -20,6 +20,7 @@ gives the mixed-radix digits of the value in [0, M), from which the sign (compar
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -191,22 +192,46 @@ def symmetric(r: np.ndarray, primes: np.ndarray) -> np.ndarray:
     return np.where(r < -h, r + p, r)
 
 
-def mod_sym(r: np.ndarray, primes: np.ndarray, inplace: bool = False) -> np.ndarray:
+def mod_sym(r: np.ndarray, primes: np.ndarray, inplace: bool = False, add=None) -> np.ndarray:
     """Reduce integer-valued float64 residues with |r| <= 2^52 modulo p, to |result| <= (p+1)/2.
 
     q = rint(r * fl(1/p)) is within 1/2 + 2^-24 of r/p (p < 2^26), so |q p| < 2^52 + 2p is an
     exactly representable integer, r - q p is computed exactly, and |r - q p| < p/2 + 1, an
     integer, hence <= (p+1)/2 (p odd).  (Two vectorised multiplies instead of a libm fmod.)
-    ``inplace``: overwrite r (one temporary instead of two).
+    ``inplace``: overwrite r.  ``add`` (k, ...) broadcastable: reduce r + add instead (the sum
+    must also stay within 2^52).  Large arrays are split over the primes between threads (NumPy
+    releases the GIL in these loops).
     """
-    p = primes.astype(np.float64).reshape((-1,) + (1,) * (r.ndim - 1))
-    t = r * (1.0 / p)
-    np.rint(t, out=t)
-    t *= p
-    if inplace:
-        r -= t
-        return r
-    return np.subtract(r, t, out=t)
+    out = r if inplace else np.empty_like(r)
+    ps = [float(p) for p in primes.tolist()]
+
+    def one(i):
+        ri = r[i]
+        if add is not None:
+            ri = np.add(ri, add[i], out=out[i])
+        t = ri * (1.0 / ps[i])
+        np.rint(t, out=t)
+        t *= ps[i]
+        np.subtract(ri, t, out=out[i])
+
+    if r.size >= 1 << 20 and len(ps) > 1 and _THREADS > 1:
+        list(_pool().map(one, range(len(ps))))
+    else:
+        for i in range(len(ps)):
+            one(i)
+    return out
+
+
+_THREADS = min(8, os.cpu_count() or 1)
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(_THREADS)
+    return _POOL
 
 
 _PRIME_CACHE: dict = {}
