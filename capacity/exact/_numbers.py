@@ -95,8 +95,13 @@ class Scaled:
             m, e = np.frexp(f)  # f = m 2^e, 0.5 <= |m| < 1
             mant = (m * 2.0**_MANT).astype(np.int64)  # exact: f = mant 2^(e - 53)
             nz = mant != 0
-            k = int(max(0, (_MANT - e[nz]).max())) if nz.any() else 0
-            shift = np.where(nz, e.astype(np.int64) - _MANT + k, 0).astype(np.int64)
+            am = np.abs(mant)
+            low = am & -am  # lowest set bit (a power of two, exact in float64)
+            tz = np.where(nz, np.log2(np.where(nz, low, 1).astype(np.float64)), 0).astype(np.int64)
+            mant = mant >> tz  # odd (or 0): f = mant 2^(e - 53 + tz)
+            ex = e.astype(np.int64) - _MANT + tz
+            k = int(max(0, (-ex[nz]).max())) if nz.any() else 0  # the smallest k with all shifts >= 0
+            shift = np.where(nz, ex + k, 0).astype(np.int64)
             return cls(f.shape, 1 << k, mant=mant, shift=shift, exp2=k)
         fr = [as_fraction(v) for v in a.ravel().tolist()]
         d = 1
