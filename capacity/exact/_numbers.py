@@ -88,6 +88,10 @@ class Scaled:
     @classmethod
     def from_array(cls, a) -> "Scaled":
         a = np.asarray(a)
+        if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:  # exact ints (int64 may exceed 2^53)
+            obj = np.empty(a.size, dtype=object)
+            obj[:] = [int(v) for v in a.ravel().tolist()]
+            return cls(a.shape, 1, obj=obj.reshape(a.shape))
         if a.dtype != object:
             f = np.asarray(a, dtype=np.float64)
             if not np.all(np.isfinite(f)):

@@ -290,3 +290,15 @@ def test_float_overflow_does_not_mislead_the_exact_tier():
         r = certify_mlp(ks, bs, x, y, tol=1e300, float_filter=False)
     assert r.residual == ref_residual(out, y) and r.kink_distance == kink
     assert r.level == ("certified-bound" if r.residual <= Fraction(1e300) else "failed")
+
+
+def test_int64_arrays_stay_exact():
+    k0 = np.array([[2**60 + 1, -(2**58) - 3]], dtype=np.int64)  # not representable in float64
+    ks, bs = [k0, np.array([[1], [1]], dtype=np.int64)], [np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64)]
+    x = np.array([[1], [-1], [3]], dtype=np.int64)
+    out, _ = ref_mlp([k.astype(object) for k in ks], [b.astype(object) for b in bs], x.astype(object), "relu")
+    assert [[int(v) for v in r] for r in out] == [[2**60 + 1], [2**58 + 3], [3 * (2**60 + 1)]]
+    r = certify_mlp(ks, bs, x, np.array(out, dtype=object))
+    assert r.level == "certified-exact"
+    r2 = certify_mlp(ks, bs, x, np.array(out, dtype=object) + 1)
+    assert r2.residual == 1
