@@ -165,7 +165,8 @@ def _validate_mlp(kernels, biases, x, activation):
     if activation not in ("relu", "hardtanh"):
         raise ValueError(f"activation must be 'relu' or 'hardtanh', got {activation!r}")
     if len(kernels) != len(biases) or not kernels:
-        raise ValueError(f"need one bias per kernel and at least one layer; got {len(kernels)} kernels, {len(biases)} biases")
+        raise ValueError(f"need one bias per kernel and at least one layer; got {len(kernels)} kernels, "
+                         f"{len(biases)} biases")
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be (N, dx); got shape {x.shape}")

@@ -46,7 +46,8 @@ def as_fraction(v) -> Fraction:
     if isinstance(v, (float, np.floating)):
         f = float(v)
         if not math.isfinite(f):
-            raise ValueError(f"non-finite number {f!r} in a network or data array; exact certification needs finite values")
+            raise ValueError(f"non-finite number {f!r} in a network or data array; "
+                             "exact certification needs finite values")
         return Fraction(*f.as_integer_ratio())
     raise TypeError(f"cannot read {type(v).__name__} as an exact number (use float64, int, Fraction or fmpq)")
 
@@ -95,7 +96,8 @@ class Scaled:
         if a.dtype != object:
             f = np.asarray(a, dtype=np.float64)
             if not np.all(np.isfinite(f)):
-                raise ValueError("non-finite value (inf/nan) in a network or data array; exact certification needs finite values")
+                raise ValueError("non-finite value (inf/nan) in a network or data array; "
+                                 "exact certification needs finite values")
             m, e = np.frexp(f)  # f = m 2^e, 0.5 <= |m| < 1
             mant = (m * 2.0**_MANT).astype(np.int64)  # exact: f = mant 2^(e - 53)
             nz = mant != 0

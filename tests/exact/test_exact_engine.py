@@ -122,7 +122,8 @@ def ref_residual_net(params, x):
     def aff(h, W, b):
         W = [[fr(v) for v in r] for r in np.asarray(W).tolist()]
         b = [fr(v) for v in np.asarray(b).tolist()]
-        return [[sum((row[a] * W[a][j] for a in range(len(W))), Fraction(0)) + b[j] for j in range(len(b))] for row in h]
+        return [[sum((row[a] * W[a][j] for a in range(len(W))), Fraction(0)) + b[j] for j in range(len(b))]
+                for row in h]
 
     h = aff([[fr(v) for v in r] for r in np.asarray(x).tolist()], w_in, b_in)
     kink = None
@@ -273,6 +274,7 @@ def test_as_dict_and_progress():
     calls = []
     r = certify_mlp(ks, bs, x, np.zeros((10, 1)), chunk=3, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (4, 4)
+    assert certify_mlp(ks, bs, x, np.zeros((10, 1)), chunk=3, progress=True).residual == r.residual  # tqdm bar
     d = r.as_dict()
     assert Fraction(d["residual"]) == r.residual and d["method"] and d["peak_rss_bytes"] > 0
 

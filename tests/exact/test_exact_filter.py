@@ -39,7 +39,8 @@ def cancellation_net(rng, big=2.0**40):
     k0 = np.concatenate([rng.normal(size=(3, 4)), rng.normal(size=(3, 4))], axis=1)
     k0[:, 4:] = k0[:, :4] + rng.normal(size=(3, 4)) * 2.0**-30
     b0 = np.concatenate([np.full(4, 5.0), np.full(4, 5.0)])
-    k1 = np.concatenate([np.full((4, 3), big), np.full((4, 3), -big)], axis=0) * (1 + rng.normal(size=(8, 3)) * 2.0**-45)
+    k1 = np.concatenate([np.full((4, 3), big), np.full((4, 3), -big)], axis=0)
+    k1 = k1 * (1 + rng.normal(size=(8, 3)) * 2.0**-45)
     b1 = rng.normal(size=3)
     k2 = rng.normal(size=(3, 2))
     b2 = rng.normal(size=2)
