@@ -9,9 +9,12 @@ L = lcm(D_k, D_b) (a power of two for float64 weights), so that
 
 ReLU keeps the entries with z > 0 (an exact sign test); hard-tanh replaces the entries with
 Z > E_z by E_z and those with Z < -E_z by -E_z (exact comparisons with ±1).  All integers are
-carried as residues modulo k primes, k chosen per chunk so that M = Π p > 2 max |value| for every
-quantity whose sign or value is needed (the bound comes from the float filter when the network is
-float64: |z| <= |ẑ| + e, rigorous; otherwise from exact bit-size propagation).  A sign is read
+carried as residues modulo primes, as many per layer as that layer needs (M = Π p > 2 max |value|
+for every quantity whose sign or value is needed).  The bound comes from the float filter when the
+network is float64 (|z| <= |ẑ| + e, rigorous; then the prime counts are planned up front), else
+from the exact maximum of the layer's input (read from the digits) and the exact weight sizes, with
+residues extended to further primes through the mixed-radix digits when a deeper layer needs them
+(so that bounds do not compound over depth).  A sign is read
 from the float filter where |ẑ| > e (rigorous, Claim 1-3 of :mod:`capacity.exact._filter`) and
 from the exact mixed-radix digits everywhere else.  Exact values (for the kink distance and the
 residual) are reconstructed only for the entries that can attain the minimum / maximum.
@@ -24,8 +27,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._numbers import (Pow2Table, Scaled, assemble, garner, int_mod, mod_sym, prime_list,
-                                     primes_needed, sign_from_digits)
+from capacity.exact._numbers import (Pow2Table, Scaled, assemble, extend_residues, garner, int_mod, mod_sym,
+                                     prime_list, primes_needed, sign_from_digits, symmetric)
 
 U = 2.0**-53
 
@@ -169,6 +172,24 @@ class ChunkResult:
         self.outputs = None  # exact outputs (object array of Fractions) when asked for
 
 
+def _prime_count(bound: int, fan: int) -> np.ndarray:
+    """The shortest prefix of the prime list (for this fan-in) with product > 2 bound."""
+    need = 4
+    allp = prime_list(fan, need)
+    while math.prod(int(p) for p in allp.tolist()) <= 2 * bound + 1:
+        need *= 2
+        allp = prime_list(fan, need)
+    return allp[:primes_needed(bound, allp)]
+
+
+def _adjust(hr: np.ndarray, primes: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Residues of the same exact values modulo ``want`` (a prefix-compatible prime list):
+    a slice when fewer primes are wanted, an extension through the mixed-radix digits when more."""
+    if len(want) <= len(primes):
+        return hr[:len(want)]
+    return np.concatenate([hr, extend_residues(hr, primes, want[len(primes):])], axis=0)
+
+
 def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp=None, rows=None,
               want_outputs: bool = False, start_layer: int = 0, h_ints=None, h_den: int = 1,
               pow2: Pow2Table | None = None, fan_max: int = 1, yf=None) -> ChunkResult:
@@ -179,88 +200,90 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     :class:`capacity.exact._filter.FloatPass` of the chunk and ``rows`` the selected rows of it (or
     None: no float information).  ``yf``: float targets of the selected rows (for the residual
     candidates), or None.
+
+    Each layer uses just enough primes for its own values: a bound from the float filter (|z| <=
+    |ẑ| + e) when there is one, else from the exact maximum of the layer's input (computed from the
+    digits) and the exact weight sizes.  Residues are extended to more primes through the mixed-radix
+    digits when a later layer needs them, so the bound does not compound over depth.
     """
     pow2 = pow2 or Pow2Table()
     n_layers = len(layers)
     relu = activation == "relu"
-    # ---- choose the number of primes: bound every integer whose sign or value is needed
+    fan = fan_max + 1
     if h_ints is not None:
         hmax = max((abs(v) for v in h_ints.ravel().tolist()), default=0)
         eh = int(h_den)
+        primes = _prime_count(hmax, fan)
+        flat = h_ints.reshape(-1)
+        hr = np.empty((len(primes), flat.size))
+        for i, p in enumerate(primes.tolist()):
+            hr[i] = np.asarray(flat % p, dtype=np.float64) if flat.size else 0.0
+        hr = symmetric(hr, primes).reshape((len(primes),) + h_ints.shape)
     else:
         hmax = x_s.max_abs()
         eh = x_s.denom
-    bounds = []
-    e = eh
-    bmax_h = hmax
-    for li in range(start_layer, n_layers):
-        lay = layers[li]
-        ez = e * lay.L
-        bits_b = lay.n * bmax_h * lay.kmax + e * lay.bmax
-        b = bits_b
-        if fp is not None:
-            if li < n_layers - 1:
-                fb = bound_from_float(fp.z[li][rows], fp.e[li][rows], ez)
-            else:
-                fb = bound_from_float(fp.out[rows], fp.e_out[rows], ez)
-            if fb >= 0:
-                b = min(b, fb)
-        if li < n_layers - 1:
-            bmax_h = b if relu else min(b, ez)
-            bounds.append(b if relu else b + ez)
-        else:
-            bounds.append(b)
-            fbound = b
-        e = ez
-    ef_den = e
-    if y_s is not None:
-        ymax = y_s.max_abs()
-        rb = fbound * y_s.denom + ymax * ef_den
-        if fp is not None and yf is not None:
-            d = np.abs(fp.out[rows] - yf) + fp.e_out[rows]
-            if d.size:
-                m = float(np.max(d)) * (1 + 8 * U) + 2.0**-1022
-                if math.isfinite(m):
-                    rb = min(rb, int(math.ceil(Fraction(m) * ef_den * y_s.denom)))
-        bounds.append(rb)
-    big = max(bounds + [1])
-    allp = prime_list(fan_max + 1, 4)
-    # enough primes for the largest bound
-    need = 4
-    while math.prod(int(p) for p in allp.tolist()) <= 2 * big + 1:
-        need *= 2
-        allp = prime_list(fan_max + 1, need)
-    kk = primes_needed(big, allp)
-    primes = allp[:kk]
-
-    def pk(bound):
-        return primes[:primes_needed(bound, primes)]
-
-    # ---- input residues
-    if h_ints is not None:
-        flat = h_ints.reshape(-1)
-        hr = np.empty((kk, flat.size))
-        for i, p in enumerate(primes.tolist()):
-            hr[i] = np.asarray(flat % p, dtype=np.float64) if flat.size else 0.0
-        from capacity.exact._numbers import symmetric
-        hr = symmetric(hr, primes).reshape((kk,) + h_ints.shape)
-    else:
+        primes = _prime_count(hmax, fan)
         hr = x_s.residues(primes, pow2)
     out = ChunkResult()
-    bi = 0
+
+    def layer_need(li, eh, hmax):
+        """(bound of |Z|, bound of every integer this layer must determine)."""
+        lay = layers[li]
+        ez = eh * lay.L
+        last = li == n_layers - 1
+        b = lay.n * hmax * lay.kmax + eh * lay.bmax  # exact a-priori bound of |Z|
+        if fp is not None:
+            fb = (bound_from_float(fp.out[rows], fp.e_out[rows], ez) if last
+                  else bound_from_float(fp.z[li][rows], fp.e[li][rows], ez))
+            if fb >= 0:
+                b = min(b, fb)
+        need = b if (relu or last) else b + ez
+        if last and y_s is not None:
+            rb = b * y_s.denom + y_s.max_abs() * ez
+            if fp is not None and yf is not None:
+                d = np.abs(fp.out[rows] - yf) + fp.e_out[rows]
+                if d.size:
+                    m = float(np.max(d)) * (1 + 8 * U) + 2.0**-1022
+                    if math.isfinite(m):
+                        rb = min(rb, int(math.ceil(Fraction(m) * ez * y_s.denom)))
+            need = max(need, rb)
+        return b, need
+
+    plan = None
+    if fp is not None:
+        # float bounds are tight and known up front: give every layer the primes of the largest
+        # need at or after it (a suffix maximum), so residues are only ever sliced, never extended
+        needs, e_, h_ = [], eh, hmax
+        for li in range(start_layer, n_layers):
+            b_, nd = layer_need(li, e_, h_)
+            needs.append(nd)
+            h_ = b_ if relu else min(b_, e_ * layers[li].L)
+            e_ = e_ * layers[li].L
+        plan = [max(needs[i:]) for i in range(len(needs))]
+        top = _prime_count(plan[0], fan)
+        hr = x_s.residues(top, pow2) if h_ints is None else _adjust(hr, primes, top)
+        primes = top
     for li in range(start_layer, n_layers):
-        z, ez = affine(hr, eh, layers[li], primes, pow2)
-        if li == n_layers - 1:
-            hr, eh = z, ez
+        lay = layers[li]
+        last = li == n_layers - 1
+        b, need = layer_need(li, eh, hmax)
+        if plan is not None:
+            need = plan[li - start_layer]
+        want = _prime_count(need, fan)
+        hr = _adjust(hr, primes, want)
+        primes = want
+        z, ez = affine(hr, eh, lay, primes, pow2)
+        eh = ez
+        if last:
+            hr = z
+            fbound = b
             break
         zf = fp.z[li][rows] if fp is not None else None
         efl = fp.e[li][rows] if fp is not None else None
-        pb = pk(bounds[bi])
-        bi += 1
         if relu:
-            s = hybrid_signs(z, pb, zf, efl)
+            s = hybrid_signs(z, primes, zf, efl)
             cand = candidates_min(np.abs(zf), efl) if zf is not None else None
-            mk = min_abs_exact(z, pb, cand)
+            mk = min_abs_exact(z, primes, cand)
             kink = None if mk is None else Fraction(mk, ez)
             z *= (s > 0)[None]  # ReLU on the residues: zero where the exact value is <= 0
             hr = z
@@ -268,30 +291,31 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
             ezr = int_mod(ez, primes)[:, None, None]
             zm = mod_sym(z - ezr, primes)  # Z - E_z
             zp = mod_sym(z + ezr, primes)  # Z + E_z
-            above = hybrid_signs(zm, pb, zf, efl, 1.0) > 0
-            below = hybrid_signs(zp, pb, zf, efl, -1.0) < 0
-            hr = np.where(above[None], ezr, np.where(below[None], -ezr, z))
-            hr = mod_sym(hr, primes)
+            above = hybrid_signs(zm, primes, zf, efl, 1.0) > 0
+            below = hybrid_signs(zp, primes, zf, efl, -1.0) < 0
+            hr = mod_sym(np.where(above[None], ezr, np.where(below[None], -ezr, z)), primes)
             if zf is not None:
                 cm = candidates_min(np.abs(zf - 1.0), efl)
                 cp = candidates_min(np.abs(zf + 1.0), efl)
             else:
                 cm = cp = None
-            vals = [v for v in (min_abs_exact(zm, pb, cm), min_abs_exact(zp, pb, cp)) if v is not None]
+            vals = [v for v in (min_abs_exact(zm, primes, cm), min_abs_exact(zp, primes, cp)) if v is not None]
             kink = Fraction(min(vals), ez) if vals else None
         if kink is not None:
             out.kink = kink if out.kink is None else min(out.kink, kink)
-        eh = ez
+        if fp is None:  # the exact maximum of the layer's output keeps the next bound tight
+            hmax = extreme_abs_exact(hr, primes, None, largest=True) or 0
+        else:
+            hmax = b if relu else min(b, ez)
     # ---- outputs and residual
     if want_outputs:
-        flat = hr.reshape(kk, -1)
-        vals = assemble(garner(flat, pk(fbound)), pk(fbound))
+        pf = primes[:primes_needed(fbound, primes)]
+        vals = assemble(garner(hr[:len(pf)].reshape(len(pf), -1), pf), pf)
         out.outputs = np.array([Fraction(int(v), eh) for v in vals.tolist()], dtype=object).reshape(hr.shape[1:])
     if y_s is not None:
         yr = y_s.residues(primes, pow2)
         r = mod_sym(hr * int_mod(y_s.denom, primes)[:, None, None] - yr * int_mod(eh, primes)[:, None, None], primes)
-        pr = pk(bounds[-1])
-        nonzero = np.any(r[:len(pr)] != 0, axis=0)
+        nonzero = np.any(r != 0, axis=0)
         if nonzero.any():
             if fp is not None and yf is not None:
                 with np.errstate(invalid="ignore", over="ignore"):
@@ -303,7 +327,7 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
                 cand = nonzero & (hi >= lo.max())
             else:
                 cand = nonzero
-            mx = extreme_abs_exact(r[:len(pr)], pr, cand, largest=True)
+            mx = extreme_abs_exact(r, primes, cand, largest=True)
             out.residual = Fraction(mx, eh * y_s.denom)
     out.out_den = eh
     return out

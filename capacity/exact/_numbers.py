@@ -348,6 +348,29 @@ def reconstruct(res: np.ndarray, primes: np.ndarray) -> np.ndarray:
     return assemble(garner(res, primes), primes)
 
 
+def extend_residues(res: np.ndarray, primes: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Residues modulo the primes ``new`` of the values given by ``res`` modulo ``primes``
+    (|value| < M/2, M = Π primes): from the mixed-radix digits, value mod q = Σ v_i (P_i mod q)
+    - M [value < 0]  (P_i = p_0 ... p_{i-1}), every step an int64 mulmod below 2^53."""
+    k = len(primes)
+    shape = res.shape[1:]
+    r = res.reshape(k, -1)
+    v = garner(r, primes)
+    neg = sign_from_digits(v, primes) < 0
+    out = np.empty((len(new), r.shape[1]), dtype=np.float64)
+    ps = [int(p) for p in primes.tolist()]
+    m = math.prod(ps)
+    for j, q in enumerate(int(p) for p in new.tolist()):
+        acc = np.zeros(r.shape[1], dtype=np.int64)
+        w = 1
+        for i in range(k):
+            acc = np.remainder(acc + v[i] * (w % q), q)
+            w *= ps[i]
+        acc = np.where(neg, np.remainder(acc - m % q, q), acc)
+        out[j] = acc
+    return symmetric(out, new).reshape((len(new),) + shape)
+
+
 def int_mod(c: int, primes: np.ndarray) -> np.ndarray:
     """A Python int's symmetric residues, float64 (k,)."""
     r = np.array([int(c) % int(p) for p in primes.tolist()], dtype=np.float64)

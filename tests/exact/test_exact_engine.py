@@ -304,3 +304,20 @@ def test_int64_arrays_stay_exact():
     assert r.level == "certified-exact"
     r2 = certify_mlp(ks, bs, x, np.array(out, dtype=object) + 1)
     assert r2.residual == 1
+
+
+@pytest.mark.parametrize("activation", ["relu", "hardtanh"])
+def test_deep_exact_network_adapts_its_primes(activation):
+    # object weights (no float hints): the primes per layer follow the exact maxima, residues are
+    # extended through the digits when a layer needs more; deep enough for bounds to compound
+    rng = np.random.default_rng(13)
+    widths = [2] + [3] * 8 + [1]
+    ks = [np.array([[int(v) * 2**40 for v in r] for r in rng.integers(-3, 4, size=(a, b))], dtype=object)
+          for a, b in zip(widths[:-1], widths[1:])]
+    bs = [np.array([Fraction(int(v), 2**40) for v in rng.integers(-5, 6, size=b)], dtype=object) for b in widths[1:]]
+    x = rng.normal(size=(7, 2))
+    out, kink = ref_mlp(ks, bs, x, activation)
+    y = as_floats(out)
+    r = certify_mlp(ks, bs, x, y, activation=activation, chunk=3)
+    assert r.residual == ref_residual(out, y) and r.kink_distance == kink
+    assert (exact_outputs(ks, bs, x, activation) == np.array(out, dtype=object)).all()
