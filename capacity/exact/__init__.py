@@ -46,7 +46,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._filter import FloatPass
+from capacity.exact._filter import FloatPass, ResidualFloatPass
 from capacity.exact._modular import Layer, mlp_chunk
 from capacity.exact._numbers import (Pow2Table, Scaled, float_down, float_up, frac_str, to_dyadic,  # noqa: F401
                                      to_scaled_ints)
@@ -368,8 +368,17 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
     pow2 = Pow2Table()
     residual, kink = Fraction(0), None
     n_chunks = -(-n // chunk) if n else 0
+    is_float = x.dtype != object and all(np.asarray(p).dtype != object for p in params)
+    pf = [np.asarray(p, dtype=np.float64) for p in params] if is_float else None
+    y_float = y.dtype != object
     for ci, a in enumerate(range(0, n, chunk)):
-        r, k = residual_chunk(net, Scaled.from_array(x[a:a + chunk]), Scaled.from_array(y[a:a + chunk]), pow2)
+        xc, yc = x[a:a + chunk], y[a:a + chunk]
+        fp = None
+        if is_float:
+            with np.errstate(over="ignore", invalid="ignore"):
+                fp = ResidualFloatPass(pf, xc)
+        r, k = residual_chunk(net, Scaled.from_array(xc), Scaled.from_array(yc), pow2, fp=fp,
+                              yf=np.asarray(yc, dtype=np.float64) if (fp is not None and y_float) else None)
         residual = max(residual, r)
         if k is not None:
             kink = k if kink is None else min(kink, k)

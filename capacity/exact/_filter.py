@@ -120,3 +120,49 @@ class FloatPass:
             if lo.size:
                 best = min(best, float(np.nextafter(np.maximum(lo, 0.0), 0.0).min()))
         return best
+
+
+def _affine_bound(h, eh, w, b):
+    """(ẑ, e_z) of Claim 1-2 for one affine map (e_h None means exact input)."""
+    n = w.shape[0]
+    g = gamma_up(n + 1)
+    kappa = 1.0 + 2.0 * gamma_up(n + 4)
+    z = h @ w + b
+    q = g * np.abs(h) if eh is None else g * np.abs(h) + eh
+    ez = (q @ np.abs(w) + g * np.abs(b)) * kappa + (n + 3) * TINY
+    return z, ez
+
+
+class ResidualFloatPass:
+    r"""Float pass of a residual network with rigorous bounds (same assumptions as above).
+
+    Input map and read-out: Claims 1-2.  Block b with ẑ = fl(fl(ĥ U) + s) (Claim 1-2, bound e_z),
+    â = relu(ẑ), e_a = 0 where ẑ < -e_z else e_z (Claim 3), t̂ = fl(â V) (a dot product of length
+    k: |t̂ - â V| <= γ_k |â| |V|), ĥ' = fl(ĥ + t̂) (one rounding: <= u (|ĥ| + |t̂|)).  With
+    |â V - a V| <= e_a |V| and γ_k + u (1 + γ_k) <= γ_{k+1}:
+
+        |ĥ' - h'| <= e_h + e_a |V| + γ_{k+1} (|ĥ| + |â| |V|) + (k + 2) τ,
+
+    computed as ``fl(e_h + fl(q |V|) + fl(γ'|ĥ|)) κ' + (k + 3) τ`` with q = fl(fl(γ'|â|) + e_a),
+    γ' >= γ_{k+1}, κ' = 1 + 2γ_{k+6}: at most k + 5 roundings of non-negative terms (Claim 2's
+    argument).  Attributes: ``z`` / ``e`` lists over blocks (m, k); ``out`` / ``e_out`` (m, dy).
+    """
+
+    def __init__(self, params, x: np.ndarray):
+        w_in, b_in, U, s, V, R, c = (np.asarray(p, dtype=np.float64) for p in params)
+        h, eh = _affine_bound(np.asarray(x, dtype=np.float64), None, w_in, b_in)
+        self.z, self.e = [], []
+        for blk in range(U.shape[0]):
+            z, ez = _affine_bound(h, eh, U[blk], s[blk])
+            ea = np.where(z < -ez, 0.0, ez)
+            a = np.maximum(z, 0.0)
+            v = V[blk]
+            k = v.shape[0]
+            g = gamma_up(k + 1)
+            kappa = 1.0 + 2.0 * gamma_up(k + 6)
+            t = a @ v
+            eh = (eh + (g * a + ea) @ np.abs(v) + g * np.abs(h)) * kappa + (k + 3) * TINY
+            h = h + t
+            self.z.append(z)
+            self.e.append(ez)
+        self.out, self.e_out = _affine_bound(h, eh, R, c)

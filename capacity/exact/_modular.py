@@ -27,7 +27,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._numbers import (Pow2Table, Scaled, assemble, extend_residues, garner, int_mod, mod_sym,
+from capacity.exact._numbers import (Pow2Table, Scaled, assemble, crt_values, extend_residues, garner, int_mod,
+                                     mod_sym,
                                      prime_list, primes_needed, sign_from_digits, symmetric)
 
 U = 2.0**-53
@@ -77,8 +78,11 @@ def affine(hr: np.ndarray, eh: int, layer: Layer, primes: np.ndarray, pow2: Pow2
 
 def exact_signs(res: np.ndarray, primes: np.ndarray) -> np.ndarray:
     """Exact signs (int8) of values given by residues (k, ...), |value| < M/2."""
-    if res.shape[1:] == (0,) or res[0].size == 0:
+    if res[0].size == 0:
         return np.zeros(res.shape[1:], dtype=np.int8)
+    if res[0].size * 4 <= len(primes):  # a few entries, many primes: Python CRT
+        vals = crt_values(res, primes)
+        return np.array([(v > 0) - (v < 0) for v in vals], dtype=np.int8).reshape(res.shape[1:])
     return sign_from_digits(garner(res, primes), primes)
 
 
@@ -138,6 +142,9 @@ def extreme_abs_exact(res: np.ndarray, primes_k: np.ndarray, cand: np.ndarray | 
         r = r[:, cand.ravel()]
     if r.shape[1] == 0:
         return None
+    if r.shape[1] * 4 <= k:  # a few entries, many primes: Python CRT beats k^2 vector passes
+        vals = [abs(v) for v in crt_values(r, primes_k)]
+        return max(vals) if largest else min(vals)
     v = abs_digits(r, primes_k)
     order = np.lexsort(v)  # last row (most significant digit) is the primary key
     i = order[-1] if largest else order[0]

@@ -227,10 +227,13 @@ def mod_sym(r: np.ndarray, primes: np.ndarray, inplace: bool = False, add=None) 
 
     if r.size >= 1 << 20 and len(ps) > 1 and _THREADS > 1:
         list(_pool().map(one, range(len(ps))))
-    else:
-        for i in range(len(ps)):
-            one(i)
-    return out
+        return out
+    pp = primes.astype(np.float64).reshape((-1,) + (1,) * (r.ndim - 1))  # small: one vectorised pass
+    ri = r if add is None else np.add(r, add, out=out)
+    t = ri * (1.0 / pp)
+    np.rint(t, out=t)
+    t *= pp
+    return np.subtract(ri, t, out=out)
 
 
 _THREADS = min(8, os.cpu_count() or 1)
@@ -341,6 +344,21 @@ def assemble(v: np.ndarray, primes: np.ndarray) -> np.ndarray:
         w *= p
     half = (m - 1) // 2
     return np.where(acc > half, acc - m, acc)
+
+
+def crt_values(res: np.ndarray, primes: np.ndarray) -> list:
+    """Exact symmetric values (Python ints) of a few entries (res (k, n)) by the textbook CRT in
+    Python integers: O(k) big-integer operations per entry instead of Garner's O(k^2) vector passes
+    (faster when n is small and k large)."""
+    ps = [int(p) for p in primes.tolist()]
+    m = math.prod(ps)
+    coef = [(m // p) * pow(m // p % p, -1, p) for p in ps]
+    half = (m - 1) // 2
+    out = []
+    for col in np.asarray(res).reshape(len(ps), -1).T.tolist():
+        v = sum(int(r) * c for r, c in zip(col, coef)) % m
+        out.append(v - m if v > half else v)
+    return out
 
 
 def reconstruct(res: np.ndarray, primes: np.ndarray) -> np.ndarray:

@@ -321,3 +321,19 @@ def test_deep_exact_network_adapts_its_primes(activation):
     r = certify_mlp(ks, bs, x, y, activation=activation, chunk=3)
     assert r.residual == ref_residual(out, y) and r.kink_distance == kink
     assert (exact_outputs(ks, bs, x, activation) == np.array(out, dtype=object)).all()
+
+
+def test_residual_kind_exact_params():
+    # object (exact) parameters: no float pass, signs from the digits
+    rng = np.random.default_rng(4)
+    dx, D, nb, k, dy = 2, 3, 2, 2, 1
+
+    def q(shape):
+        return np.array([Fraction(int(v), 3) for v in rng.integers(-4, 5, size=int(np.prod(shape)))],
+                        dtype=object).reshape(shape)
+
+    params = (q((dx, D)), q((D,)), q((nb, D, k)), q((nb, k)), q((nb, k, D)), q((D, dy)), q((dy,)))
+    x = rng.integers(-3, 4, size=(6, dx)).astype(np.float64)
+    out, kink = ref_residual_net(params, x)
+    r = certify_residual(params, x, np.array(out, dtype=object))
+    assert r.level == "certified-exact" and r.kink_distance == kink

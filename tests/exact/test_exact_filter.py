@@ -112,3 +112,34 @@ def test_filter_tiers_and_levels():
     assert r3.level == "certified-bound" and r3.tiers["exact"] == 50 and r3.residual_is_exact
     assert r3.residual <= Fraction(r2.exact_residual_float)
     assert r2.min_abs_preactivation <= float(r3.kink_distance)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_residual_bound_holds_entrywise(seed):
+    from capacity.exact._filter import ResidualFloatPass
+
+    rng = np.random.default_rng(seed)
+    dx, D, nb, k, dy = 3, 4, 3, 2, 2
+    params = (rng.normal(size=(dx, D)), rng.normal(size=D), rng.normal(size=(nb, D, k)) * 4,
+              rng.normal(size=(nb, k)), rng.normal(size=(nb, k, D)) * 4, rng.normal(size=(D, dy)), rng.normal(size=dy))
+    x = rng.normal(size=(9, dx))
+    fp = ResidualFloatPass(params, x)
+
+    def aff(h, W, b):
+        W, b = np.asarray(W).tolist(), np.asarray(b).tolist()
+        return [[sum((row[a] * fr(W[a][j]) for a in range(len(W))), Fraction(0)) + fr(b[j]) for j in range(len(b))]
+                for row in h]
+
+    h = aff([[fr(v) for v in r] for r in x.tolist()], params[0], params[1])
+    for blk in range(nb):
+        z = aff(h, params[2][blk], params[3][blk])
+        for i in range(9):
+            for j in range(k):
+                assert abs(Fraction(float(fp.z[blk][i, j])) - z[i][j]) <= Fraction(float(fp.e[blk][i, j]))
+        a = [[max(v, Fraction(0)) for v in r] for r in z]
+        av = aff(a, params[4][blk], np.zeros(D))
+        h = [[p + q for p, q in zip(r1, r2)] for r1, r2 in zip(h, av)]
+    f = aff(h, params[5], params[6])
+    for i in range(9):
+        for o in range(dy):
+            assert abs(Fraction(float(fp.out[i, o])) - f[i][o]) <= Fraction(float(fp.e_out[i, o]))
