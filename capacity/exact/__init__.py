@@ -345,11 +345,16 @@ def exact_outputs(kernels, biases, x, activation: str = "relu", *, fast_path=Fal
     return np.concatenate(outs, axis=0) if outs else np.empty((0, dy), dtype=object)
 
 
-def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None, progress=None) -> ExactResult:
+def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None, float_filter: bool = True,
+                     progress=None) -> ExactResult:
     """Certify exactly a residual network (see :mod:`capacity.exact._residual`).
 
     params: (w_in (dx, D), b_in (D,), U (nb, D, k), s (nb, k), V (nb, k, D), R (D, dy), c (dy,)),
-    float64 or exact object arrays; x (N, dx); y (N, dy).
+    float64 or exact object arrays; x (N, dx); y (N, dy).  Levels, tiers and ``float_filter`` as in
+    :func:`certify_mlp` (the filter's bound for residual networks is proved in
+    :class:`capacity.exact._filter.ResidualFloatPass`).  Exact work grows with depth squared (the
+    common denominator gains the weights' exponent range at every block), so for deep residual
+    networks the filter tier (tol > 0) is what makes large N practical.
     """
     t0 = time.perf_counter()
     tolq = _check_tol(tol)
@@ -371,25 +376,47 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
     is_float = x.dtype != object and all(np.asarray(p).dtype != object for p in params)
     pf = [np.asarray(p, dtype=np.float64) for p in params] if is_float else None
     y_float = y.dtype != object
+    use_filter = bool(float_filter) and is_float and y_float and tolq > 0
+    n_filter, upper, kink_lo = 0, 0.0, None
     for ci, a in enumerate(range(0, n, chunk)):
         xc, yc = x[a:a + chunk], y[a:a + chunk]
         fp = None
+        rows = np.arange(xc.shape[0])
         if is_float:
             with np.errstate(over="ignore", invalid="ignore"):
                 fp = ResidualFloatPass(pf, xc)
-        r, k = residual_chunk(net, Scaled.from_array(xc), Scaled.from_array(yc), pow2, fp=fp,
-                              yf=np.asarray(yc, dtype=np.float64) if (fp is not None and y_float) else None)
-        residual = max(residual, r)
-        if k is not None:
-            kink = k if kink is None else min(kink, k)
+        if use_filter:
+            rbound = fp.residual_bound(np.asarray(yc, dtype=np.float64))
+            filt = rbound <= float(tolq)
+            n_filter += int(filt.sum())
+            if filt.any():
+                upper = max(upper, float(rbound[filt].max()))
+                lo = _kink_lower_rows(fp, filt, "relu")
+                kink_lo = lo if kink_lo is None else min(kink_lo, lo)
+            rows = np.flatnonzero(~filt)
+            fp = fp.take(rows)
+        if len(rows):
+            r, k = residual_chunk(net, Scaled.from_array(xc[rows]), Scaled.from_array(yc[rows]), pow2, fp=fp,
+                                  yf=np.asarray(yc[rows], dtype=np.float64) if (fp is not None and y_float) else None)
+            residual = max(residual, r)
+            if k is not None:
+                kink = k if kink is None else min(kink, k)
         if prog is not None:
             prog(ci + 1, n_chunks)
     if bar is not None:
         bar.close()
-    level = _level(residual, tolq, True)
-    return ExactResult(level=level, exact_residual=frac_str(residual), exact_residual_float=float_up(residual),
+    all_exact = n_filter == 0
+    level = _level(residual, tolq, all_exact)
+    upper = max(upper, float_up(residual))
+    kd = None if kink is None else float_down(kink)
+    if kink_lo is not None:
+        kd = kink_lo if kd is None else min(kd, kink_lo)
+    notes = [] if all_exact else [f"{n_filter} of {n} points certified by the float filter (bound <= tol); "
+                                  "the exact residual covers the other points"]
+    return ExactResult(level=level, exact_residual=frac_str(residual) if all_exact else f"<= {upper:.6e}",
+                       exact_residual_float=float_up(residual) if all_exact else upper,
                        n_checked=n * dy, seconds=time.perf_counter() - t0, backend=BACKEND,
-                       min_abs_preactivation=None if kink is None else float_down(kink), residual=residual,
-                       kink_distance=kink, method="integer matrices (multimodular), residual",
-                       tiers={"float_filter": 0, "exact": n, "pattern_certified": None}, peak_rss_bytes=_peak_rss(),
-                       residual_upper=float_up(residual), residual_is_exact=True)
+                       min_abs_preactivation=kd, notes=notes, residual=residual,
+                       kink_distance=kink if all_exact else None, method="integer matrices (multimodular), residual",
+                       tiers={"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None},
+                       peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)

@@ -166,3 +166,15 @@ class ResidualFloatPass:
             self.z.append(z)
             self.e.append(ez)
         self.out, self.e_out = _affine_bound(h, eh, R, c)
+
+    def residual_bound(self, y: np.ndarray) -> np.ndarray:
+        """(m,) rigorous upper bounds of max_o |f(x_i)_o - y_io| (Claim 4)."""
+        return FloatPass.residual_bound(self, y)
+
+    def take(self, rows) -> "ResidualFloatPass":
+        """The same pass restricted to some rows (a new object sharing no state)."""
+        new = ResidualFloatPass.__new__(ResidualFloatPass)
+        new.z = [z[rows] for z in self.z]
+        new.e = [e[rows] for e in self.e]
+        new.out, new.e_out = self.out[rows], self.e_out[rows]
+        return new

@@ -337,3 +337,21 @@ def test_residual_kind_exact_params():
     out, kink = ref_residual_net(params, x)
     r = certify_residual(params, x, np.array(out, dtype=object))
     assert r.level == "certified-exact" and r.kink_distance == kink
+
+
+def test_residual_kind_float_filter_tier():
+    rng = np.random.default_rng(8)
+    dx, D, nb, k, dy = 3, 4, 3, 2, 2
+    params = (rng.normal(size=(dx, D)), rng.normal(size=D), rng.normal(size=(nb, D, k)), rng.normal(size=(nb, k)),
+              rng.normal(size=(nb, k, D)), rng.normal(size=(D, dy)), rng.normal(size=dy))
+    x = rng.normal(size=(20, dx))
+    out, _ = ref_residual_net(params, x)
+    y = as_floats(out)
+    y[5, 1] += 1e-3
+    exact = ref_residual(out, y)
+    r = certify_residual(params, x, y, tol=1e-6)
+    assert r.level == "failed" and r.tiers["exact"] >= 1 and r.tiers["float_filter"] >= 15
+    assert r.residual == exact  # the failing point went to the exact tier
+    r2 = certify_residual(params, x, y, tol=2e-3)
+    assert r2.level == "certified-bound" and r2.tiers["float_filter"] + r2.tiers["exact"] == 20
+    assert r2.exact_residual_float >= float(exact) and not (r2.tiers["exact"] == 0 and r2.residual_is_exact)
