@@ -260,7 +260,7 @@ def verify_estimate(layer_sizes: Sequence[int], n: int, *, chunk: int = 4096, re
 
 
 def exact_estimate(layer_sizes: Sequence[int], n: int, *, rank_one: bool = False, bits: int = 256) -> Estimate:
-    """Exact rational evaluation (:func:`capacity.certify.exact_forward`) of an MLP with
+    """Exact rational evaluation (:mod:`capacity.exact`) of an MLP with
     ``layer_sizes`` on N = ``n`` points, numbers of about ``bits`` bits.
 
     Without the rank-one shortcut every layer is an (N, d_in) x (d_in, d_out) rational matrix

@@ -275,21 +275,29 @@ def verify(net: Network, ds: Dataset, *, tol: float = DEFAULT_TOL, chunk: int = 
                   accuracy=acc, notes=notes, float_level=level, float_seconds=seconds)
 
 
-def certify(net: Network, ds: Dataset, *, tol: float = DEFAULT_TOL) -> ExactResult:
+def certify(net: Network, ds: Dataset, *, tol: float = DEFAULT_TOL, float_filter: bool = False,
+            progress=None) -> ExactResult:
     """Evaluate the network exactly (any kind) at every data point: the one exact entry point.
 
     ``tol`` reaches every path: ``certified-exact`` when every output equals its target exactly,
     ``certified-bound`` when the exact residual is <= tol, ``failed`` otherwise.  What is certified
     is ``net`` itself, i.e. exactly the weights that are (or will be) saved.
+
+    ``float_filter``: first certify points by the rigorous a-posteriori float bound of
+    :mod:`capacity.exact` (no exact work for them; the level is then at most ``certified-bound``,
+    and the residual reported for them is a bound); the default evaluates every point exactly.
+    ``progress``: a callable ``(done, total)`` or True for a tqdm bar on stderr.
     """
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
         raise CapacityError(f"tol must be a finite non-negative number; got {tol!r}")
     y = _check_shapes(net, ds)
     if isinstance(net, ResidualNet):
-        return _exact.certify_residual(net.exact_params(), ds.x, y, tol=tol)
+        return _exact.certify_residual(net.exact_params(), ds.x, y, tol=tol, float_filter=float_filter,
+                                       progress=progress)
     if isinstance(net, (MLPNet, ExactMLPNet)):
         k, b = net.exact_params()
-        return _exact.certify_mlp(k, b, ds.x, y, activation=net.activation, tol=tol)
+        return _exact.certify_mlp(k, b, ds.x, y, activation=net.activation, tol=tol, float_filter=float_filter,
+                                  progress=progress)
     raise CapacityError(f"no exact evaluation for networks of kind {getattr(net, 'kind', type(net).__name__)!r}")
 
 

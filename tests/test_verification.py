@@ -53,8 +53,11 @@ def test_exact_rank_one_fast_path_equals_the_general_evaluation():
     j = int(np.flatnonzero(a)[0])
     x[0] = 0.0
     x[0, 0] = -b1[j] / a[j]  # t = x.u lands exactly on unit j's kink
-    fast, _ = exact.exact_outputs(ks, bs, x, "relu", rank_one_fast_path=True)
-    slow, _ = exact.exact_outputs(ks, bs, x, "relu", rank_one_fast_path=False)
-    assert fast == slow
-    ks[0][1, 1] += 2.0**-40  # no longer rank one: the shortcut must not apply, results still equal
-    assert exact.exact_outputs(ks, bs, x, "relu")[0] == exact.exact_outputs(ks, bs, x, "relu", False)[0]
+    fast = exact.exact_outputs(ks, bs, x, "relu", fast_path=True)
+    slow = exact.exact_outputs(ks, bs, x, "relu", fast_path=False)
+    assert (fast == slow).all()
+    ks[0][1, 1] += 2.0**-40  # no longer rank one: the exact test of the stored weights refuses the shortcut
+    assert not exact.is_rank_one(ks[0])
+    with pytest.raises(ValueError):
+        exact.exact_outputs(ks, bs, x, "relu", fast_path=True)
+    assert not (exact.exact_outputs(ks, bs, x, "relu") == slow).all()  # and the perturbation is seen exactly

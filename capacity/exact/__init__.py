@@ -1,323 +1,422 @@
-"""The exact engine: networks evaluated in rational arithmetic (every kind, one contract).
+"""The exact engine: certify a stored network exactly, chunked over points, in linear memory.
 
-Every float64 number is a dyadic rational, so a float64 network and float64 data can be
-evaluated *exactly*; a construction carried out in rational arithmetic (its weights are
-rationals, not roundings) can be checked to interpolate with residual exactly 0.
+Every float64 is m 2^e, so a network with float64 (or exact rational / integer) weights, evaluated
+on float64 (or exact) data, has an exact output that rational arithmetic can compute.  This
+package computes it without per-entry Python rationals:
 
-Backend: python-flint (``fmpq_mat``, FLINT's exact rational matrices), falling back to the
-standard library's :class:`fractions.Fraction` (about 16x slower; fine for small networks).
+* **Integer matrices** (:mod:`capacity.exact._modular`): each layer is one integer matrix and one
+  integer bias over a common denominator (a power of two for float64 weights, the lcm of the
+  denominators for rational weights).  The products are exact multimodular products: residues
+  modulo primes p < 2^26, multiplied with float64 BLAS (exact, since every partial sum stays below
+  2^53) and combined by the Chinese remainder theorem only where a value is needed.  ReLU is an
+  exact sign test, hard-tanh an exact comparison with ±1.  Work is chunked over points: memory is
+  O(chunk × width × primes + parameters), independent of N.
+* **The rank-one sweep** (:mod:`capacity.exact._sweep`): when the stored first kernel is exactly
+  rank one (tested exactly on the stored weights) and the activation is ReLU, the first two
+  hidden layers are evaluated by a sweep over the sorted projection, O((kinks + 1) d2 + N) exact
+  operations; a third (output) layer is folded into the sweep, deeper layers continue on integer
+  matrices.
+* **The float filter** (:mod:`capacity.exact._filter`): a float64 pass with a rigorous a-posteriori
+  error bound per point (proved there).  When ``tol > 0`` a point whose residual bound is <= tol is
+  certified without exact work (tier ``float_filter``); its sign information also spares the exact
+  tier most digit reconstructions.
 
-Entry points: :func:`certify_mlp` (plain and exact-integer MLPs), :func:`certify_residual`
-(residual networks), both returning one :class:`ExactResult`; :func:`exact_outputs`.
+Levels: ``certified-exact`` iff the exact residual is 0 at every point (this needs exact work on
+every point, so it requires ``tol == 0`` or ``float_filter=False`` whenever the filter could
+certify points); ``certified-bound`` iff every point is certified with residual <= tol (exactly,
+or by the filter's rigorous bound); ``failed`` otherwise.
 
-Levels (see :mod:`capacity.verification`):
-
-* ``certified-exact``: f(x_i) = y_i exactly for every i (exact arithmetic, no rounding anywhere);
-* ``certified-bound``: the exact residual max_i |f(x_i) - y_i| (computed exactly) is <= tol;
-* ``failed``: otherwise.
+Example:
+  >>> import numpy as np
+  >>> from capacity.exact import certify_mlp
+  >>> k = [np.array([[1.0, -1.0]]), np.array([[1.0], [1.0]])]
+  >>> b = [np.zeros(2), np.zeros(1)]
+  >>> x = np.array([[0.5], [-0.25]]); y = np.abs(x)
+  >>> certify_mlp(k, b, x, y).level
+  'certified-exact'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import resource
 import time
 from fractions import Fraction
 
 import numpy as np
 
-try:  # pragma: no cover - import guard
-    import flint
+from capacity.exact._filter import FloatPass, ResidualFloatPass
+from capacity.exact._modular import Layer, mlp_chunk
+from capacity.exact._numbers import (Pow2Table, Scaled, float_down, float_up, frac_str, to_dyadic,  # noqa: F401
+                                     to_scaled_ints)
+from capacity.exact._residual import ResidualNet, residual_chunk
+from capacity.exact._sweep import rank_one, sweep
 
-    HAVE_FLINT = True
-except ImportError:  # pragma: no cover
-    flint = None
-    HAVE_FLINT = False
+__all__ = ["ExactResult", "certify_mlp", "certify_residual", "exact_outputs", "to_dyadic", "to_scaled_ints",
+           "is_rank_one", "LEVELS"]
+
+LEVELS = ("certified-exact", "certified-bound", "failed")
+BACKEND = "numpy multimodular (float64 BLAS residues) + Python ints"
 
 
 @dataclasses.dataclass
 class ExactResult:
-    """Outcome of an exact check."""
+    """Outcome of an exact check.
+
+    ``residual`` is the exact rational max_i |f(x_i) - y_i| over the points evaluated exactly
+    (``residual_is_exact`` says whether that is every point); ``exact_residual`` its decimal text
+    ("0" only when exactly zero; "<= bound" when some points were certified by the float filter);
+    ``exact_residual_float`` the smallest float64 >= the residual (rounded UPWARD; with filtered
+    points, the rigorous upper bound ``residual_upper``).  ``kink_distance`` is the exact minimum
+    over points and hidden units of the distance of a pre-activation from the kink(s) (0 for ReLU,
+    ±1 for hard-tanh) when every point was evaluated exactly, else None; ``min_abs_preactivation``
+    is a float64 lower bound of that minimum (rounded DOWN), also covering filtered points.
+    ``tiers`` counts points certified by each tier; ``peak_rss_bytes`` is the process's peak
+    resident memory after the check (a process-wide high-water mark, ru_maxrss).
+    """
 
     level: str
-    exact_residual: str  # exact value, as a decimal approximation string (exact when "0")
+    exact_residual: str
     exact_residual_float: float
     n_checked: int
     seconds: float
     backend: str
-    min_abs_preactivation: float | None = None  # exact kink margin (rounded for display)
+    min_abs_preactivation: float | None = None
     notes: list = dataclasses.field(default_factory=list)
+    residual: Fraction | None = None
+    kink_distance: Fraction | None = None
     method: str = ""
+    tiers: dict = dataclasses.field(default_factory=dict)
+    peak_rss_bytes: int | None = None
+    residual_upper: float | None = None
+    residual_is_exact: bool = True
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        for key in ("residual", "kink_distance"):
+            v = getattr(self, key)
+            d[key] = None if v is None else f"{v.numerator}/{v.denominator}"
+        return d
+
+    @property
+    def passed(self) -> bool:
+        return self.level != "failed"
 
 
-def backend_name() -> str:
-    return "python-flint" if HAVE_FLINT else "fractions"
+def _peak_rss() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: KiB
 
 
-def _scalar(v):
-    """float / int / Fraction / fmpq -> the backend's exact rational."""
-    if HAVE_FLINT:
-        if isinstance(v, flint.fmpq):
-            return v
-        if isinstance(v, Fraction):
-            return flint.fmpq(v.numerator, v.denominator)
-        if isinstance(v, (int, np.integer)):
-            return flint.fmpq(int(v))
-        n, d = float(v).as_integer_ratio()
-        return flint.fmpq(n, d)
-    if isinstance(v, Fraction):
-        return v
-    if HAVE_FLINT is False and hasattr(v, "p") and hasattr(v, "q"):  # pragma: no cover
-        return Fraction(int(v.p), int(v.q))
-    return Fraction(v) if isinstance(v, (int, np.integer)) else Fraction(*float(v).as_integer_ratio())
+def _progress_fn(progress):
+    if progress is None or progress is False:
+        return None, None
+    if callable(progress):
+        return progress, None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        return None, None
+    bar = tqdm(total=0, desc="exact", unit="chunk")
+
+    def f(done, total):
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return f, bar
 
 
-class _Mat:
-    """Minimal exact matrix wrapper over fmpq_mat or lists of Fractions."""
-
-    def __init__(self, rows: int, cols: int, entries: list):
-        self.rows, self.cols = rows, cols
-        if HAVE_FLINT:
-            self.m = flint.fmpq_mat(rows, cols, entries)
-        else:
-            self.m = [entries[i * cols:(i + 1) * cols] for i in range(rows)]
-
-    @classmethod
-    def from_array(cls, a) -> "_Mat":
-        a = np.asarray(a, dtype=object) if np.asarray(a).dtype == object else np.asarray(a, dtype=np.float64)
-        if a.ndim == 1:
-            a = a[None, :]
-        return cls(a.shape[0], a.shape[1], [_scalar(v) for v in a.ravel()])
-
-    def entries(self) -> list:
-        if HAVE_FLINT:
-            return list(self.m.entries())
-        return [v for row in self.m for v in row]
-
-    def matmul(self, other: "_Mat") -> "_Mat":
-        out = _Mat.__new__(_Mat)
-        out.rows, out.cols = self.rows, other.cols
-        if HAVE_FLINT:
-            out.m = self.m * other.m
-        else:
-            cols = list(zip(*other.m))
-            out.m = [[sum((a * b for a, b in zip(row, col)), Fraction(0)) for col in cols] for row in self.m]
-        return out
-
-    def add_row(self, bias: list) -> "_Mat":
-        ent = self.entries()
-        c = self.cols
-        return _Mat(self.rows, c, [e + bias[i % c] for i, e in enumerate(ent)])
-
-    def map(self, f) -> "_Mat":
-        return _Mat(self.rows, self.cols, [f(e) for e in self.entries()])
+def _check_tol(tol) -> Fraction:
+    t = float(tol)
+    if not (t >= 0 and math.isfinite(t)):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    return Fraction(t)
 
 
-def _rank_one(k0):
-    """(u, a) with k0 == outer(u, a) exactly, or None (k0 as exact rationals)."""
-    d_in, d_out = k0.shape
-    nz = [(d, j) for d in range(d_in) for j in range(d_out) if k0[d, j] != 0]
-    if not nz:
-        return None
-    d0, j0 = nz[0]
-    u = k0[:, j0]
-    piv = k0[d0, j0]
-    a = np.array([k0[d0, j] / piv for j in range(d_out)], dtype=object)
-    for d in range(d_in):
-        for j in range(d_out):
-            if k0[d, j] != u[d] * a[j]:
-                return None
-    return u, a
+def _targets(y, n: int, dy: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 1 and dy == 1:
+        y = y.reshape(-1, 1)
+    if y.shape != (n, dy):
+        raise ValueError(f"targets have shape {y.shape}; expected (N, dy) = ({n}, {dy}) (one-hot encode labels first)")
+    return y
 
 
-def _rank_one_forward(u, a, b1, k2, b2, xq):
-    """Exact pre-activations of layer 2 for relu(x @ outer(u, a) + b1) @ k2 + b2.
+def _default_chunk(widths) -> int:
+    return int(max(64, min(4096, 2**21 // max(1, max(widths)))))
 
-    Exact algebra, no approximation: x @ outer(u, a) = (x . u) a, so with t = x . u unit j is
-    active iff a_j t + b1_j > 0 and the active set changes only at the kinks -b1_j / a_j.  Sweeping
-    t upwards through the kinks keeps S = sum_active k2[j] a_j and C = sum_active k2[j] b1_j, and
-    every point gets b2 + t S + C from the interval it lies in (a point exactly on a kink gets the
-    left interval's formula, which is right: the units switching there contribute a_j t + b1_j = 0).
-    Cost O(N dx + d1 d2 + N d2) rational operations instead of O(N d1 d2).
-    Returns the rows of the exact (N, d2) pre-activation matrix.
+
+def is_rank_one(kernel) -> bool:
+    """Whether a stored kernel (in, out) is exactly u ⊗ a (exact test on its integers)."""
+    return rank_one(Scaled.from_array(kernel).ints()) is not None
+
+
+def _level(residual: Fraction, tolq: Fraction, all_exact: bool) -> str:
+    if residual > tolq:
+        return "failed"
+    if residual == 0 and all_exact:
+        return "certified-exact"
+    return "certified-bound"
+
+
+def _validate_mlp(kernels, biases, x, activation):
+    if activation not in ("relu", "hardtanh"):
+        raise ValueError(f"activation must be 'relu' or 'hardtanh', got {activation!r}")
+    if len(kernels) != len(biases) or not kernels:
+        raise ValueError(f"need one bias per kernel and at least one layer; got {len(kernels)} kernels, "
+                         f"{len(biases)} biases")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"x must be (N, dx); got shape {x.shape}")
+    w = x.shape[1]
+    for i, (k, b) in enumerate(zip(kernels, biases)):
+        k, b = np.asarray(k), np.asarray(b)
+        if k.ndim != 2 or k.shape[0] != w or np.shape(b) != (k.shape[1],):
+            raise ValueError(f"layer {i}: kernel {k.shape} / bias {np.shape(b)} do not fit an input of width {w} "
+                             "(kernels are (in, out), biases (out,))")
+        w = k.shape[1]
+    return x, w
+
+
+def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float = 0.0, chunk: int | None = None,
+                fast_path="auto", float_filter: bool = True, progress=None) -> ExactResult:
+    """Certify exactly that the MLP (kernels (in, out), biases (out,)) maps the rows of x to y.
+
+    Args:
+      kernels, biases: float64 arrays or object arrays of exact numbers (int, Fraction, fmpq).
+      x: (N, dx) float64 or exact; y: (N, dy) targets (float64 or exact; one-hot for classes).
+      activation: "relu" or "hardtanh".
+      tol: a point passes when its exact residual is <= tol.
+      chunk: points per chunk (memory O(chunk × width)); default from the widest layer.
+      fast_path: "auto" (rank-one sweep when the stored kernel_0 is exactly rank one, ReLU, >= 3
+        layers), True (require it; ValueError if it does not apply), False (general path).
+      float_filter: with tol > 0, let the rigorous float bound certify points without exact work.
+      progress: None, a callable(done, total), or True for a tqdm bar.
     """
-    import bisect
+    t0 = time.perf_counter()
+    tolq = _check_tol(tol)
+    x, dy = _validate_mlp(kernels, biases, x, activation)
+    n = x.shape[0]
+    y = _targets(y, n, dy)
+    layers = [Layer(k, b) for k, b in zip(kernels, biases)]
+    widths = [x.shape[1]] + [lay.o for lay in layers]
+    chunk = int(chunk) if chunk else _default_chunk(widths)
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    fan_max = max(lay.n for lay in layers)
+    prog, bar = _progress_fn(progress)
+    notes = []
+    use_fast = False
+    if fast_path not in ("auto", True, False):
+        raise ValueError(f"fast_path must be 'auto', True or False, got {fast_path!r}")
+    if fast_path is not False:
+        ok = activation == "relu" and len(layers) >= 3 and rank_one(layers[0].k.ints()) is not None
+        if fast_path is True and not ok:
+            raise ValueError("fast_path=True needs ReLU, >= 3 layers and an exactly rank-one kernel_0; "
+                             "use fast_path='auto' or False")
+        use_fast = ok
+    pow2 = Pow2Table()
+    if use_fast:
+        y_s = Scaled.from_array(y)
 
-    n = xq.shape[0]
-    zero = _scalar(0)
-    t = [sum((xq[i, d] * u[d] for d in range(u.shape[0])), zero) for i in range(n)]
-    d1, d2 = k2.shape
-    ev: dict = {}
-    S = [zero] * d2
-    C = [zero] * d2
-    for j in range(d1):
-        if a[j] == 0:
-            if b1[j] > 0:  # constant unit
-                for c in range(d2):
-                    C[c] += k2[j, c] * b1[j]
-            continue
-        ev.setdefault(-b1[j] / a[j], []).append(j)
-        if a[j] < 0:  # active for t below its kink
-            for c in range(d2):
-                S[c] += k2[j, c] * a[j]
-                C[c] += k2[j, c] * b1[j]
-    breaks = sorted(ev)
-    per_interval = [(list(S), list(C))]
-    for kk in breaks:
-        for j in ev[kk]:
-            sgn = 1 if a[j] > 0 else -1  # right-facing switches on, left-facing switches off
-            for c in range(d2):
-                if k2[j, c] != 0:
-                    S[c] += sgn * k2[j, c] * a[j]
-                    C[c] += sgn * k2[j, c] * b1[j]
-        per_interval.append((list(S), list(C)))
-    rows = []
-    for i in range(n):
-        Sm, Cm = per_interval[bisect.bisect_left(breaks, t[i])]
-        ti = t[i]
-        rows.append([b2[c] + ti * Sm[c] + Cm[c] for c in range(d2)])
-    return rows
+        def tail(h, den, rows):
+            r = mlp_chunk(layers, activation, None, Scaled.from_array(y[rows]), start_layer=2, h_ints=h, h_den=den,
+                          pow2=pow2, fan_max=fan_max)
+            return r.residual, r.kink, None
+
+        out = sweep(kernels, biases, x, y_s, layers, chunk=chunk, tail=tail, progress=prog)
+        residual, kink = out["residual"], out["kink"]
+        tiers = {"float_filter": 0, "exact": n, "pattern_certified": None}
+        method = "rank-one sweep"
+        notes.append(f"rank-one sweep: {out['kinks']} first-layer kinks, {out['switches']} layer-2 switches")
+        all_exact, upper, kink_lo = True, float_up(residual), None
+    else:
+        residual, kink, tiers, upper, kink_lo, all_exact = _general(layers, activation, x, y, tolq, chunk, fan_max,
+                                                                    float_filter, pow2, prog)
+        method = "integer matrices (multimodular)"
+    if bar is not None:
+        bar.close()
+    level = _level(residual, tolq, all_exact)
+    kd_float = float_down(kink) if kink is not None else None
+    if kink_lo is not None:
+        kd_float = kink_lo if kd_float is None else min(kd_float, kink_lo)
+    if all_exact:
+        res_text, res_float = frac_str(residual), float_up(residual)
+    else:
+        res_text, res_float = f"<= {upper:.6e}", upper
+        notes.append(f"{tiers['float_filter']} of {n} points certified by the float filter (bound <= tol); "
+                     "the exact residual covers the other points")
+    return ExactResult(level=level, exact_residual=res_text, exact_residual_float=res_float, n_checked=n * dy,
+                       seconds=time.perf_counter() - t0, backend=BACKEND, min_abs_preactivation=kd_float,
+                       notes=notes, residual=residual, kink_distance=kink if all_exact else None, method=method,
+                       tiers=tiers, peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
 
 
-def _exact_array(a) -> np.ndarray:
-    a = np.asarray(a)
-    out = np.empty(a.shape, dtype=object)
-    for idx, v in np.ndenumerate(a):
-        out[idx] = _scalar(v)
+def _general(layers, activation, x, y, tolq, chunk, fan_max, float_filter, pow2, prog):
+    n = x.shape[0]
+    is_float = all(lay.k.is_float and lay.b.is_float for lay in layers) and x.dtype != object
+    y_float = y.dtype != object
+    if is_float:
+        kf = [np.asarray(k, dtype=np.float64) for k in _orig(layers, "k")]
+        bf = [np.asarray(b, dtype=np.float64) for b in _orig(layers, "b")]
+    use_filter = bool(float_filter) and is_float and y_float and tolq > 0
+    residual = Fraction(0)
+    kink = None
+    n_filter = n_pattern = 0
+    upper = 0.0
+    kink_lo = None
+    n_chunks = -(-n // chunk) if n else 0
+    for ci, a in enumerate(range(0, n, chunk)):
+        b = min(n, a + chunk)
+        xc, yc = x[a:b], y[a:b]
+        fp = FloatPass(kf, bf, xc, activation) if is_float else None
+        rows = np.arange(b - a)
+        if fp is not None:
+            n_pattern += int(fp.pattern_ok.sum())
+        if use_filter:
+            rbound = fp.residual_bound(np.asarray(yc, dtype=np.float64))
+            filt = rbound <= float(tolq)  # float(tolq) == tol exactly
+            n_filter += int(filt.sum())
+            if filt.any():
+                upper = max(upper, float(rbound[filt].max()))
+                lo = _kink_lower_rows(fp, filt, activation)
+                kink_lo = lo if kink_lo is None else min(kink_lo, lo)
+            rows = np.flatnonzero(~filt)
+        if len(rows):
+            yf = np.asarray(yc[rows], dtype=np.float64) if (fp is not None and y_float) else None
+            r = mlp_chunk(layers, activation, Scaled.from_array(xc[rows]), Scaled.from_array(yc[rows]),
+                          fp=fp, rows=rows if fp is not None else None, pow2=pow2, fan_max=fan_max, yf=yf)
+            residual = max(residual, r.residual)
+            if r.kink is not None:
+                kink = r.kink if kink is None else min(kink, r.kink)
+        if prog is not None:
+            prog(ci + 1, n_chunks)
+    upper = max(upper, float_up(residual))
+    tiers = {"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": n_pattern if is_float else None}
+    return residual, kink, tiers, upper, kink_lo, n_filter == 0
+
+
+def _orig(layers, which):
+    out = []
+    for lay in layers:
+        s = lay.k if which == "k" else lay.b
+        out.append(np.ldexp(s.mant.astype(np.float64), (s.shift - s.exp2).astype(np.int64)))
     return out
 
 
-def exact_outputs(kernels, biases, x, activation: str = "relu", rank_one_fast_path: bool = True,
-                  per_point_margin: bool = False):
-    """Exact outputs of the network at the rows of x.
-
-    Args:
-      kernels, biases: float64 arrays or object arrays of exact rationals.
-      x: (N, dx) inputs (float64 or exact).
-
-    Returns:
-      (outputs as a list of rows of exact rationals, min |pre-activation - kink| over hidden units;
-      with the rank-one fast path the first layer's pre-activations are not formed and the minimum
-      covers the later layers only).  With ``per_point_margin`` the second item is a list with
-      one minimum per point (the fast path is then not taken).
-
-    When the first kernel is exactly rank one (as in the one-projection constructions) and the
-    activation is ReLU, the first two layers are evaluated by :func:`_rank_one_forward`, which is
-    exact algebra on the same weights, not an approximation.
-    """
-    zero = _scalar(0)
-    one = _scalar(1)
-    h = _Mat.from_array(x)
-    n_layers = len(kernels)
-    margin = None
-    start = 0
-    if per_point_margin:
-        margins = [None] * h.rows
-    if activation == "relu" and n_layers >= 3 and rank_one_fast_path and not per_point_margin:
-        k0 = _exact_array(kernels[0])
-        ua = _rank_one(k0)
-        if ua is not None:
-            rows = _rank_one_forward(ua[0], ua[1], _exact_array(biases[0]).ravel(), _exact_array(kernels[1]),
-                                     _exact_array(biases[1]).ravel(), _exact_array(x))
-            ent = [e for row in rows for e in row]
-            z = _Mat(len(rows), len(rows[0]), ent)
-            margin = min(abs(e) for e in ent)
-            h = z.map(lambda e: e if e > zero else zero)
-            start = 2
-    for i, (w, b) in enumerate(zip(kernels, biases)):
-        if i < start:
-            continue
-        z = h.matmul(_Mat.from_array(w)).add_row([_scalar(v) for v in np.ravel(b)])
-        if i < n_layers - 1:
-            ent = z.entries()
-            if activation == "relu":
-                dist = [abs(e) for e in ent]
-                h = z.map(lambda e: e if e > zero else zero)
-            else:
-                dist = [min(abs(e - one), abs(e + one)) for e in ent]
-                h = z.map(lambda e: one if e > one else (-one if e < -one else e))
-            m = min(dist)
-            margin = m if margin is None else min(margin, m)
-            if per_point_margin:
-                for r in range(z.rows):
-                    mr = min(dist[r * z.cols:(r + 1) * z.cols])
-                    margins[r] = mr if margins[r] is None else min(margins[r], mr)
-        else:
-            h = z
-    ent = h.entries()
-    rows = [ent[i * h.cols:(i + 1) * h.cols] for i in range(h.rows)]
-    if per_point_margin:
-        return rows, [m if m is not None else float("inf") for m in margins]
-    return rows, margin
+def _kink_lower_rows(fp, rows, activation) -> float:
+    best = math.inf
+    for z, e in zip(fp.z, fp.e):
+        z, e = z[rows], e[rows]
+        dist = np.abs(z) if activation == "relu" else np.nextafter(np.minimum(np.abs(z - 1.0), np.abs(z + 1.0)), 0.0)
+        lo = np.nextafter(np.maximum(dist - e, 0.0), 0.0)
+        if lo.size:
+            best = min(best, float(lo.min()))
+    return best
 
 
-def _to_float(v) -> float:
-    if HAVE_FLINT and isinstance(v, flint.fmpq):
-        return int(v.p) / int(v.q)
-    return float(v)
+def exact_outputs(kernels, biases, x, activation: str = "relu", *, fast_path=False, chunk: int | None = None):
+    """Exact outputs f(x_i) as an (N, dy) object array of Fractions (for checks and tests)."""
+    x, dy = _validate_mlp(kernels, biases, x, activation)
+    layers = [Layer(k, b) for k, b in zip(kernels, biases)]
+    fan_max = max(lay.n for lay in layers)
+    n = x.shape[0]
+    if fast_path:
+        if not (activation == "relu" and len(layers) >= 3 and rank_one(layers[0].k.ints()) is not None):
+            raise ValueError("fast_path needs ReLU, >= 3 layers and an exactly rank-one kernel_0")
+        pow2 = Pow2Table()
+
+        def tail(h, den, rows):
+            r = mlp_chunk(layers, activation, None, None, start_layer=2, h_ints=h, h_den=den, pow2=pow2,
+                          fan_max=fan_max, want_outputs=True)
+            return Fraction(0), r.kink, list(r.outputs)
+
+        return sweep(kernels, biases, x, None, layers, want_outputs=True, tail=tail,
+                     chunk=chunk or 4096)["outputs"]
+    chunk = chunk or _default_chunk([x.shape[1]] + [lay.o for lay in layers])
+    pow2 = Pow2Table()
+    outs = []
+    for a in range(0, n, chunk):
+        r = mlp_chunk(layers, activation, Scaled.from_array(x[a:a + chunk]), None, pow2=pow2, fan_max=fan_max,
+                      want_outputs=True)
+        outs.append(r.outputs)
+    return np.concatenate(outs, axis=0) if outs else np.empty((0, dy), dtype=object)
 
 
-def exact_residual(outputs, targets) -> tuple[object, int]:
-    """(max_i |f_i - y_i| exactly, number of entries compared)."""
-    worst = _scalar(0)
-    k = 0
-    for row, yrow in zip(outputs, np.asarray(targets, dtype=object) if np.asarray(targets).dtype == object
-                         else np.asarray(targets, dtype=np.float64)):
-        for f, yv in zip(row, np.ravel(yrow)):
-            d = abs(f - _scalar(yv))
-            if d > worst:
-                worst = d
-            k += 1
-    return worst, k
+def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None, float_filter: bool = True,
+                     progress=None) -> ExactResult:
+    """Certify exactly a residual network (see :mod:`capacity.exact._residual`).
 
-
-def _level(worst, tol: float) -> str:
-    if worst == 0:
-        return "certified-exact"
-    return "certified-bound" if worst <= _scalar(tol) else "failed"
-
-
-def _result(worst, k, margin, t0, method) -> "ExactResult":
-    wf = _to_float(worst)
-    return ExactResult(level="", exact_residual="0" if worst == 0 else f"{wf:.6e}", exact_residual_float=wf,
-                       n_checked=k, seconds=time.perf_counter() - t0, backend=backend_name(),
-                       min_abs_preactivation=None if margin is None else _to_float(margin), method=method)
-
-
-def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float = 0.0) -> ExactResult:
-    """Evaluate an MLP exactly at every row of x and compare with the targets y (N, dy).
-
-    kernels/biases: float64 arrays or object arrays of exact numbers.  ``certified-exact`` when
-    every output equals its target exactly; ``certified-bound`` when the exact residual is
-    nonzero but <= tol; ``failed`` otherwise.
+    params: (w_in (dx, D), b_in (D,), U (nb, D, k), s (nb, k), V (nb, k, D), R (D, dy), c (dy,)),
+    float64 or exact object arrays; x (N, dx); y (N, dy).  Levels, tiers and ``float_filter`` as in
+    :func:`certify_mlp` (the filter's bound for residual networks is proved in
+    :class:`capacity.exact._filter.ResidualFloatPass`).  Exact work grows with depth squared (the
+    common denominator gains the weights' exponent range at every block), so for deep residual
+    networks the filter tier (tol > 0) is what makes large N practical.
     """
     t0 = time.perf_counter()
-    outs, margin = exact_outputs(kernels, biases, x, activation)
-    worst, k = exact_residual(outs, y)
-    res = _result(worst, k, margin, t0, "exact rational evaluation (rank-one shortcut for a rank-one first layer)")
-    res.level = _level(worst, tol)
-    return res
-
-
-def certify_residual(params, x, y, *, tol: float = 0.0) -> ExactResult:
-    """Evaluate a residual network exactly (params in ResidualParams order) and compare with y."""
-    t0 = time.perf_counter()
-    w_in, b_in, U, s, V, R, c = (_exact_array(a) for a in params)
-    xq = _exact_array(x)
-    zero = _scalar(0)
-    h = xq.dot(w_in) + b_in[None, :]
-    margin = None
-    for b in range(U.shape[0]):
-        z = h.dot(U[b]) + s[b][None, :]
-        if z.size:
-            m = min(abs(v) for v in z.ravel().tolist())
-            margin = m if margin is None else min(margin, m)
-        a = np.where(z > zero, z, zero) if z.size else z
-        h = h + a.dot(V[b])
-    out = h.dot(R) + c[None, :]
-    worst, k = exact_residual(out.tolist(), y)
-    res = _result(worst, k, margin, t0, "exact rational evaluation of the residual network")
-    res.level = _level(worst, tol)
-    return res
+    tolq = _check_tol(tol)
+    if len(params) != 7:
+        raise ValueError("params must be the 7 arrays (w_in, b_in, U, s, V, R, c)")
+    net = ResidualNet(*params)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != net.inp.n:
+        raise ValueError(f"x must be (N, {net.inp.n}); got shape {x.shape}")
+    n = x.shape[0]
+    dy = net.out.o
+    y = _targets(y, n, dy)
+    width = max([net.inp.o] + [lu.o for lu, _ in net.blocks])
+    chunk = int(chunk) if chunk else _default_chunk([width])
+    prog, bar = _progress_fn(progress)
+    pow2 = Pow2Table()
+    residual, kink = Fraction(0), None
+    n_chunks = -(-n // chunk) if n else 0
+    is_float = x.dtype != object and all(np.asarray(p).dtype != object for p in params)
+    pf = [np.asarray(p, dtype=np.float64) for p in params] if is_float else None
+    y_float = y.dtype != object
+    use_filter = bool(float_filter) and is_float and y_float and tolq > 0
+    n_filter, upper, kink_lo = 0, 0.0, None
+    for ci, a in enumerate(range(0, n, chunk)):
+        xc, yc = x[a:a + chunk], y[a:a + chunk]
+        fp = None
+        rows = np.arange(xc.shape[0])
+        if is_float:
+            with np.errstate(over="ignore", invalid="ignore"):
+                fp = ResidualFloatPass(pf, xc)
+        if use_filter:
+            rbound = fp.residual_bound(np.asarray(yc, dtype=np.float64))
+            filt = rbound <= float(tolq)
+            n_filter += int(filt.sum())
+            if filt.any():
+                upper = max(upper, float(rbound[filt].max()))
+                lo = _kink_lower_rows(fp, filt, "relu")
+                kink_lo = lo if kink_lo is None else min(kink_lo, lo)
+            rows = np.flatnonzero(~filt)
+            fp = fp.take(rows)
+        if len(rows):
+            r, k = residual_chunk(net, Scaled.from_array(xc[rows]), Scaled.from_array(yc[rows]), pow2, fp=fp,
+                                  yf=np.asarray(yc[rows], dtype=np.float64) if (fp is not None and y_float) else None)
+            residual = max(residual, r)
+            if k is not None:
+                kink = k if kink is None else min(kink, k)
+        if prog is not None:
+            prog(ci + 1, n_chunks)
+    if bar is not None:
+        bar.close()
+    all_exact = n_filter == 0
+    level = _level(residual, tolq, all_exact)
+    upper = max(upper, float_up(residual))
+    kd = None if kink is None else float_down(kink)
+    if kink_lo is not None:
+        kd = kink_lo if kd is None else min(kd, kink_lo)
+    notes = [] if all_exact else [f"{n_filter} of {n} points certified by the float filter (bound <= tol); "
+                                  "the exact residual covers the other points"]
+    return ExactResult(level=level, exact_residual=frac_str(residual) if all_exact else f"<= {upper:.6e}",
+                       exact_residual_float=float_up(residual) if all_exact else upper,
+                       n_checked=n * dy, seconds=time.perf_counter() - t0, backend=BACKEND,
+                       min_abs_preactivation=kd, notes=notes, residual=residual,
+                       kink_distance=kink if all_exact else None, method="integer matrices (multimodular), residual",
+                       tiers={"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None},
+                       peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)

@@ -385,7 +385,7 @@ def exact_outputs(kernels, biases, x) -> list[list[Fraction]]:
           for k in kernels]
     bs = [np.array([to_fraction(v) for v in np.ravel(np.asarray(b, dtype=object))], dtype=object) for b in biases]
     xs = np.array([[to_fraction(v) for v in row] for row in x], dtype=object)
-    rows, _ = exact_forward(ks, bs, xs, "relu")
+    rows = exact_forward(ks, bs, xs, "relu")
     return [[to_fraction(v) for v in row] for row in rows]
 
 

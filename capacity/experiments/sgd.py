@@ -343,7 +343,11 @@ class Experiment:
                  f"of decay; float floor {float_floor(m):.1e}",
                  f"{'ρ':>9} {'R(θ0)':>9} {'minR/R0':>9} {'(worst)':>9} {'flip@0':>6} {'flipped':>7} {'dist/ρ':>6} "
                  f"{'t(1e-3)':>8} {'lin':>7} {'agree dec':>9} {'rel':>7} {'agr-flip':>8} {'E-curve':>7}"]
-        fmt = lambda v, f: ("-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, f))  # noqa: E731
+        def fmt(v, f):  # a missing value keeps its column's width, so the table stays aligned
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return "-".rjust(int(f.split(".")[0]))
+            return format(v, f)
+
         for row in self.summary():
             lines.append(f"{row['rho']:9.2e} {row['risk0_median']:9.2e} {row['ratio_median']:9.2e} {row['ratio_max']:9.2e} "
                          f"{row['flip_fraction_start']:6.2f} {row['flip_fraction']:7.2f} {row['dist_max_over_rho']:6.2f} "

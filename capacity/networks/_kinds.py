@@ -227,18 +227,17 @@ class ExactMLPNet:
     def apply(self, x):
         from capacity.exact import exact_outputs
 
-        rows, _ = exact_outputs(self.kernels, self.biases, np.asarray(x, np.float64), self.activation)
+        rows = exact_outputs(self.kernels, self.biases, np.asarray(x, np.float64), self.activation)
         return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
 
     def forward_bounded(self, x, chunk: int = 4096):
         from capacity.exact import exact_outputs
 
-        rows, margins = exact_outputs(self.kernels, self.biases, np.asarray(x, np.float64), self.activation,
-                                      per_point_margin=True)
+        rows = exact_outputs(self.kernels, self.biases, np.asarray(x, np.float64), self.activation)
         out = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
         bound = np.spacing(np.abs(out)) / 2.0  # round-to-nearest of the exact value
-        margin = np.array([float(m) for m in margins], dtype=np.float64)
-        return out, bound, margin, np.full(out.shape[:1], np.nan)
+        nan = np.full(out.shape[:1], np.nan)  # kink distances: the exact engine's certificate reports them
+        return out, bound, nan, nan
 
     def weight_arrays(self) -> tuple[list, list]:
         return list(self.kernels), list(self.biases)

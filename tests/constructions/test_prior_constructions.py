@@ -53,8 +53,8 @@ def _fraction_residual(kernels, biases, x, y) -> Fraction:
 
 def _int_forward(kernels, biases, x) -> np.ndarray:
     """Exact outputs of an integer network as a NumPy object array of Python ints."""
-    rows, _ = exact.exact_outputs(kernels, biases, x)
-    out = [[Fraction(int(v.p), int(v.q)) if hasattr(v, "p") else Fraction(v) for v in r] for r in rows]
+    rows = exact.exact_outputs(kernels, biases, x)
+    out = [[Fraction(v) for v in r] for r in rows]
     assert all(v.denominator == 1 for r in out for v in r)
     return np.array([[int(v) for v in r] for r in out], dtype=object)
 
