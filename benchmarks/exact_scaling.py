@@ -65,11 +65,11 @@ def run_child(path, tol=0.0, float_filter=True, fast_path="auto") -> dict:
 
 
 def timed_verify(kernels, biases, x, y, activation="relu", max_n=None):
-    """(seconds, report, extrapolated): verify_network's wall time on the second call.  With more
+    """(seconds, report, extrapolated): verify's wall time on the second call.  With more
     than max_n points it runs on the first max_n and the time is scaled by N / max_n (linear)."""
     from capacity.data import make_dataset
     from capacity.networks import MLPNet
-    from capacity.verification import verify as verify_network
+    from capacity.verification import verify
 
     n = x.shape[0]
     scale = 1.0
@@ -77,9 +77,9 @@ def timed_verify(kernels, biases, x, y, activation="relu", max_n=None):
         x, y, scale = x[:max_n], y[:max_n], n / max_n
     net = MLPNet([np.asarray(k) for k in kernels], [np.asarray(b) for b in biases], activation)
     ds = make_dataset(x, y, classification=False, allow_out_of_box=True)
-    verify_network(net, ds)  # compile
+    verify(net, ds)  # compile
     t0 = time.perf_counter()
-    rep = verify_network(net, ds)
+    rep = verify(net, ds)
     return (time.perf_counter() - t0) * scale, rep, scale != 1.0
 
 

@@ -314,8 +314,12 @@ def combine(report: Report, exact: ExactResult | None, *, subject: str = "the st
         return report
     report.exact_residual = exact.exact_residual
     report.level = exact.level
+    report.notes = [n for n in report.notes if not n.startswith("the a-priori rounding bound")]  # superseded
+    tiers = ", ".join(f"{k} {v}" for k, v in (exact.tiers or {}).items() if v)
+    mem = f", peak RSS {exact.peak_rss_bytes / 2**30:.2f} GiB" if getattr(exact, "peak_rss_bytes", None) else ""
     report.notes.append(f"exact evaluation of {subject}: {exact.level}, residual {exact.exact_residual} "
-                        f"({exact.seconds:.2f} s, {exact.backend}{'; ' + exact.method if exact.method else ''})")
+                        f"({exact.seconds:.2f} s{mem}; {exact.method or exact.backend}"
+                        f"{'; points certified by tier: ' + tiers if tiers else ''})")
     report.notes.extend(exact.notes)
     if report.dtype == "exact":
         report.max_residual = report.certified_residual = exact.exact_residual_float

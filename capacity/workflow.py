@@ -68,7 +68,7 @@ def build_and_check(name: str, ds: Dataset, widths: Sequence[int], *, activation
         file_exact = report.exact
     elif certify_exactly:
         say(f"evaluating the saved network exactly at {ds.n} points")
-        file_exact = certify(net, ds, tol=tol)
+        file_exact = certify(net, ds, tol=tol, progress=progress is not None)
         combine(report, file_exact, subject="the saved float64 weights")
     if certify_exactly and entry.exact is not None:
         say("carrying out the construction in exact rational arithmetic")
