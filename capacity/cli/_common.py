@@ -92,3 +92,21 @@ def finite_positive(text: str) -> float:
     if not (v > 0 and v < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a finite positive number; got {text!r}")
     return v
+
+
+def output_dir(directory: str, patterns, *, force: bool, flag: str) -> str:
+    """Check an output directory before any work: creatable and writable, and holding no file that
+    matches ``patterns`` (the command's outputs) unless ``force``.  Returns the directory."""
+    import glob
+    import os
+
+    from capacity import _files
+
+    _files.check_output_dir(directory, flag=flag)
+    if not force:
+        found = sorted({p for pat in patterns for p in glob.glob(os.path.join(directory, pat))})
+        if found:
+            more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+            raise CapacityError(f"{flag} {directory} already holds {', '.join(os.path.basename(p) for p in found[:3])}"
+                                f"{more}; pass --force to replace them, or choose another {flag}")
+    return directory

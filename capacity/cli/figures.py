@@ -27,11 +27,11 @@ def jobs(args) -> dict:
     fd = args.figures_dir
     return {
         "phase-constructive": ["phase", "--mode", "constructive", "--preset", preset, "--figures-dir", fd,
-                               "--out", f"{args.runs}/phase-constructive-{preset}"],
+                               "--out", f"{args.runs}/phase-constructive-{preset}", "--force"],
         "phase-trained": ["phase", "--mode", "trained", "--preset", preset, "--figures-dir", fd,
-                          "--out", f"{args.runs}/phase-trained-{preset}"],
-        "sgd": ["sgd", "--figures-dir", fd, "--out", f"{args.runs}/sgd"],
-        "frontier": ["frontier", "--figures-dir", fd] + (["--quick"] if args.preset == "quick" else []),
+                          "--out", f"{args.runs}/phase-trained-{preset}", "--force"],
+        "sgd": ["sgd", "--figures-dir", fd, "--out", f"{args.runs}/sgd", "--force"],
+        "frontier": ["frontier", "--figures-dir", fd, "--force"] + (["--quick"] if args.preset == "quick" else []),
     }
 
 

@@ -21,6 +21,8 @@ def register(subparsers) -> None:
                    help="output directory (default runs/frontier; 'capacity figures' writes the repository's figures/)")
     p.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} only (< 2 minutes)")
     p.add_argument("--only", default=None, help="comma-separated construction names (default: all)")
+    p.add_argument("--force", action="store_true", help="replace the frontier files already in --figures-dir "
+                   "(default: refuse)")
     p.set_defaults(func=run)
 
 
@@ -33,6 +35,9 @@ def run(args) -> int:
         if unknown:
             raise CapacityError(f"--only: unknown construction(s) {', '.join(unknown)}; choose from "
                                 f"{', '.join(frontier.SPECS)}")
+    from capacity.cli._common import output_dir
+
+    output_dir(args.figures_dir, ["frontier.*", "frontier_crossovers.csv"], force=args.force, flag="--figures-dir")
     out = frontier.run(args.figures_dir, quick=args.quick, names=names)
     for r in out["rows"]:
         print(f"{r.construction:9s} N={r.n:>6d}  params={r.params:>8d}  neurons={r.neurons:>7d}  "

@@ -30,7 +30,7 @@ import os
 import sys
 import time
 
-from capacity.cli._common import positive_int
+from capacity.cli._common import force_flag, output_dir, positive_int
 from capacity.errors import CapacityError
 
 def register(subparsers) -> None:
@@ -51,6 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (multi-host)")
     p.add_argument("--num-processes", type=positive_int, default=None)
     p.add_argument("--process-id", type=int, default=None)
+    force_flag(p)
     p.set_defaults(func=run)
 
 
@@ -66,13 +67,17 @@ def run(args) -> int:
     out = args.out or os.path.join("runs", f"phase-{args.mode}-{args.preset}")
     if args.resume and not _store_exists(out):
         raise CapacityError(f"--resume: no results*.jsonl store in {out}; run without --resume to start one")
+    figures_dir = args.figures_dir or os.path.join(out, "figures")
+    if not args.no_figures:
+        output_dir(figures_dir, [f"phase_{args.mode}_*", f"bits_per_param_{args.mode}_*"], force=args.force,
+                   flag="--figures-dir")
     t0 = time.perf_counter()
     records = sweep.run_sweep(spec, out, progress=not args.no_progress, max_batches=args.max_batches)
     keys = {c.key for c in sweep.cells(spec)}
     mine = [r for r in records if r.key in keys]
     print(f"{len(mine)}/{len(keys)} cells in {out} ({time.perf_counter() - t0:.1f} s this run)")
     if not args.no_figures and sweep.is_main_process() and mine:
-        paths = phase.draw_all(mine, args.figures_dir or os.path.join(out, "figures"))
+        paths = phase.draw_all(mine, figures_dir)
         for p in paths:
             print(f"wrote {p}")
     sys.stdout.flush()

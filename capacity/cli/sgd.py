@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from capacity.cli._common import emit, float_list, int_list, positive_int, require
+from capacity.cli._common import emit, float_list, force_flag, int_list, output_dir, positive_int, require
 
 
 def register(sub) -> None:
@@ -42,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="directory for sgd.npz and sgd_summary.json")
     p.add_argument("--figures-dir", default=None, help="directory for the figures (PNG, PDF, CSV)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    force_flag(p)
     p.set_defaults(func=run)
 
 
@@ -54,6 +55,10 @@ def run(args) -> int:
 
     require(all(r > 0 and np.isfinite(r) for r in args.radii), f"radii must be positive and finite; got {args.radii}")
     require(args.lr is None or (args.lr > 0 and np.isfinite(args.lr)), f"--lr must be positive; got {args.lr}")
+    if args.out:
+        output_dir(args.out, ["sgd.npz", "sgd_summary.json"], force=args.force, flag="--out")
+    if args.figures_dir:
+        output_dir(args.figures_dir, ["sgd_*"], force=args.force, flag="--figures-dir")
     t0 = time.perf_counter()
     ds = load_npz(args.data) if args.data else generate(args.family, args.n, args.dx, seed=args.seed)
     require(args.batch <= ds.n, f"--batch {args.batch} exceeds the number of points N = {ds.n}; use --batch <= {ds.n}")

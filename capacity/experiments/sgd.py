@@ -390,23 +390,21 @@ def save_experiment(exp: Experiment, out_dir) -> str:
     import json
     import os
 
+    from capacity._files import atomic_save_npz, atomic_write_text
+
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "sgd.npz")
     arrays = {f"rec_{k}": v for k, v in exp.records.items()}
     arrays.update({f"index_{k}": v for k, v in exp.index.items()})
     arrays.update(expected=exp.expected, times=exp.times, theta_star=exp.minimum.theta, x=exp.minimum.x, y=exp.minimum.y,
                   singular_values=exp.geometry.singular_values)
-    np.savez(path + ".tmp.npz", **arrays)
-    os.replace(path + ".tmp.npz", path)
+    atomic_save_npz(path, arrays)
     summary = {"config": dataclasses.asdict(exp.config), "source": exp.minimum.source, "record": exp.minimum.record,
                "widths": exp.minimum.layout.widths, "kink_margin": exp.geometry.kink_margin,
                "no_flip_radius": exp.geometry.no_flip_radius, "theta_norm": exp.geometry.theta_norm,
                "jacobian_rank": exp.geometry.rank, "smallest_singular_values": exp.geometry.smallest_nonzero(5),
                "rows": exp.summary(), "seconds": exp.seconds}
-    js = os.path.join(out_dir, "sgd_summary.json")
-    with open(js + ".tmp", "w") as f:
-        json.dump(summary, f, indent=2, default=float)
-    os.replace(js + ".tmp", js)
+    atomic_write_text(os.path.join(out_dir, "sgd_summary.json"), json.dumps(summary, indent=2, default=float))
     return path
 
 

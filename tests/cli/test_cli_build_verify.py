@@ -119,3 +119,30 @@ def test_the_cli_default_tol_is_the_library_default():
     from capacity.verification import DEFAULT_TOL
 
     assert build.DEFAULT_TOL == DEFAULT_TOL
+
+
+def test_outputs_that_would_destroy_something_are_refused(tmp_path, capsys):
+    """Output-path policy end to end: an input as output, an existing file, a directory; --force only
+    replaces a regular file that is not an input."""
+    ds = data.generate("gaussian", 30, 2, seed=1)
+    datafile = tmp_path / "d.npz"
+    data.save_npz(datafile, ds)
+    before = datafile.read_bytes()
+    code, _, err = _run(capsys, "build", "--data", str(datafile), "--widths", "12,12", "--out", str(datafile), "--force")
+    assert code == 2 and "same file as the input" in err and err.count("\n") == 1
+    assert datafile.read_bytes() == before  # the user's data are untouched
+    net = tmp_path / "n.npz"
+    assert _run(capsys, "build", "--data", str(datafile), "--widths", "12,12", "--out", str(net))[0] == 0
+    code, _, err = _run(capsys, "build", "--data", str(datafile), "--widths", "12,12", "--out", str(net))
+    assert code == 2 and "already exists" in err and "--force" in err
+    assert _run(capsys, "build", "--data", str(datafile), "--widths", "12,12", "--out", str(net), "--force")[0] == 0
+    code, _, err = _run(capsys, "build", "--data", str(datafile), "--widths", "12,12", "--out", str(tmp_path), "--force")
+    assert code == 2 and err.count("\n") == 1
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name or "partial" in p.name]  # no temporary leftovers
+
+
+def test_a_figure_directory_is_not_overwritten_without_force(tmp_path, capsys):
+    (tmp_path / "frontier.png").write_bytes(b"mine")
+    code, _, err = _run(capsys, "frontier", "--quick", "--only", "zhang", "--figures-dir", str(tmp_path))
+    assert code == 2 and "frontier.png" in err and "--force" in err
+    assert (tmp_path / "frontier.png").read_bytes() == b"mine"
