@@ -202,13 +202,6 @@ class Block1D:
         a = self.sign * self.alpha
         return a, -a * self.kink
 
-    def __call__(self, t):
-        a, c = self.layer1_affine()
-        t = np.asarray(t)
-        h = np.maximum(t[:, None] * a[None, :] + c[None, :], 0)
-        g = np.maximum(h @ self.w2 + self.b2, 0)
-        return g @ self.w3 + self.b3
-
 
 def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, convention: str = "plain",
              mu: float = 1.0, slopes=None) -> Block1D:

@@ -314,17 +314,19 @@ def preactivation_shift_bound(m: Minimum, rho: float) -> list[np.ndarray]:
     Returns one (N, d_l) array per hidden layer (formula in the module docstring).
     """
     kernels, biases = (list(map(np.asarray, a)) for a in m.layout.unflatten(m.theta))
+    # the hidden activations at θ* come from the one forward pass
+    hidden = [np.maximum(np.asarray(z), 0.0) for z in mlp_preactivations(kernels, biases, jnp.asarray(m.x), "relu")]
     h = np.asarray(m.x, np.float64)
     eps = np.zeros(h.shape[0])
     out = []
-    for w, b in zip(kernels[:-1], biases[:-1]):
+    for li, (w, b) in enumerate(zip(kernels[:-1], biases[:-1])):
         lift = np.sqrt(np.sum(h * h, axis=1) + 1.0) * rho  # ‖[h, 1]‖ ρ (rounding of this float bound: ~1e-16 relative)
         col = np.linalg.norm(w, axis=0)  # ‖W_{:, j}‖
         unit = eps[:, None] * (col[None, :] + rho) + lift[:, None]
         out.append(unit)
         layer = eps * (np.linalg.norm(w, 2) + rho) + lift
         eps = np.minimum(layer, np.linalg.norm(unit, axis=1))
-        h = np.maximum(h @ w + b[None, :], 0.0)
+        h = hidden[li]
     return out
 
 
