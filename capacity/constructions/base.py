@@ -109,10 +109,13 @@ def _fold_input_scale(net: Network, k: int) -> Network:
     if k == 0:
         return net
     if isinstance(net, MLPNet):
-        k0 = np.ldexp(net.kernels[0], -k)
-        if not np.array_equal(np.ldexp(k0, k), net.kernels[0]):
-            raise CapacityError(f"folding the input scale 2^{-k} into the first layer under- or overflows float64; "
-                                "rescale the inputs yourself")
+        with np.errstate(over="ignore", under="ignore"):
+            k0 = np.ldexp(net.kernels[0], -k)
+            exact = np.array_equal(np.ldexp(k0, k), net.kernels[0])
+        if not exact:
+            raise CapacityError(f"the inputs span scale 2^{k}: a network on them needs first-layer weights "
+                                f"2^{-k} times those built on unit-range inputs, which under- or overflow float64; "
+                                "rescale the inputs (e.g. multiply by a power of two) and build again")
         return dataclasses.replace(net, kernels=[k0] + list(net.kernels[1:]))
     if isinstance(net, ExactMLPNet):
         from fractions import Fraction
@@ -130,8 +133,10 @@ def _fold_input_scale(net: Network, k: int) -> Network:
             f = Fraction(1, 2 ** k) if k > 0 else Fraction(2 ** (-k))
             w_in = np.vectorize(lambda v: v * f, otypes=[object])(p.w_in)
         else:
-            w_in = np.ldexp(p.w_in, -k)
-            if not np.array_equal(np.ldexp(w_in, k), p.w_in):
+            with np.errstate(over="ignore", under="ignore"):
+                w_in = np.ldexp(p.w_in, -k)
+                exact = np.array_equal(np.ldexp(w_in, k), p.w_in)
+            if not exact:
                 raise CapacityError(f"folding the input scale 2^{-k} into the input map under- or overflows float64")
         return dataclasses.replace(net, params=p._replace(w_in=w_in))
     raise CapacityError(f"cannot fold an input scale into a network of kind {net.kind!r}")
