@@ -55,6 +55,8 @@ def bit_ticks(lo: float, hi: float) -> list[int]:
     """Readable integer ticks for a log2 bits axis spanning [lo, hi]: powers of two and 53 (float64)."""
     lo, hi = max(float(lo), 1.0), max(float(hi), 2.0)
     ticks = {2 ** k for k in range(0, 16) if lo <= 2 ** k <= hi} | ({53} if lo <= 53 <= hi else set())
+    if len(ticks) < 4:  # a short range: add 3·2^k (24, 48, 96, ...)
+        ticks |= {3 * 2 ** k for k in range(0, 15) if lo <= 3 * 2 ** k <= hi}
     ticks = sorted(ticks)
     # thin out neighbours closer than a factor 1.25 (e.g. 53 next to 64): keep 53
     out = []
@@ -64,7 +66,7 @@ def bit_ticks(lo: float, hi: float) -> list[int]:
                 out[-1] = t
             continue
         out.append(t)
-    return out
+    return out if len(out) >= 2 else ticks
 
 
 def draw(rows, path_stem: str | None, *, dx: int):

@@ -164,12 +164,13 @@ def legend_visible(ax, **kw):
     """A legend of the labelled lines that are actually drawn inside the axes; returns (legend, hidden labels).
 
     A labelled line lying entirely outside the axes is removed from the figure, and its label is
-    returned so that the caller can say where it lies.
+    returned so that the caller can say where it lies.  A labelled line with no data at all is an
+    explicit legend key for a style used by drawn lines (e.g. "dashed: linearized") and is kept.
     """
     hidden = []
     for line in list(ax.get_lines()):
         lab = line.get_label()
-        if lab.startswith("_"):
+        if lab.startswith("_") or len(line.get_xdata()) == 0:  # unlabelled, or an explicit style key (no data)
             continue
         if not _line_visible(ax, line):
             hidden.append(lab)

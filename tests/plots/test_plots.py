@@ -134,10 +134,11 @@ def test_legend_visible_drops_a_vertical_line_outside_and_keeps_one_inside():
         ax.axvline(5, label="inside")
         ax.plot([20, 30], [-5, 50], label="crossing nothing")
         ax.plot([0.5, 20], [20, 0.5], label="crossing the box")  # both ends outside, middle inside
+        ax.plot([], [], "k--", label="dashed: a style key")  # explicit key for a style, no data: kept
         ax.set_xlim(0, 11)
         ax.set_ylim(0, 11)
         leg, hidden = phase.legend_visible(ax)
-        assert sorted(_legend_labels(ax)) == ["crossing the box", "diagonal", "inside"]
+        assert sorted(_legend_labels(ax)) == ["crossing the box", "dashed: a style key", "diagonal", "inside"]
         assert sorted(hidden) == ["crossing nothing", "far right"]
     finally:
         plt.close(fig)
@@ -244,3 +245,4 @@ def test_frontier_bits_axis_has_readable_integer_ticks_and_the_baum_note():
 def test_bit_ticks_keep_53_and_drop_its_crowded_neighbour():
     t = frontier_plot.bit_ticks(40, 1200)
     assert 53 in t and 64 not in t and t == sorted(t) and t[-1] == 1024
+    assert len(frontier_plot.bit_ticks(42, 190)) >= 3  # a short range still gets three ticks
