@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from capacity.experiments.sgd import Experiment, float_floor, log_deviation
+from capacity.plots.phase import legend_visible
 
 
 def _save(fig, figures_dir: str, name: str, header: list[str], rows) -> list[str]:
@@ -82,7 +83,7 @@ def plot(exp: Experiment, figures_dir: str = "figures") -> list[str]:
     ax.axvline(g.kink_margin, color="gray", lw=0.8, ls="-.", label=f"kink margin μ = {g.kink_margin:.1e}")
     ax.set(xscale="log", yscale="log", xlabel="perturbation radius ρ = ‖θ₀ − θ*‖", ylabel="empirical risk R",
            title=f"SGD near θ*: initial and minimum risk vs ρ\n{title_cfg}")
-    ax.legend(fontsize=7)
+    legend_visible(ax, fontsize=7)
     paths += _save(fig, figures_dir, "sgd_risk_vs_radius",
                    ["rho", "direction", "seed", "risk0", "risk0_linear", "min_risk", "min_risk_linear", "flips_start",
                     "flips_max", "dist_max"],
@@ -104,10 +105,10 @@ def plot(exp: Experiment, figures_dir: str = "figures") -> list[str]:
         rows += [(rho[k], tt, a, b, e) for tt, a, b, e in zip(t, r["risk"][k], r["risk_lin"][k], exp.expected[k])]
     ax.plot([], [], "k--", lw=1, label="linearized SGD, same batches")
     ax.plot([], [], "k:", lw=1, label="E R_t, linearized SGD")
-    ax.axhline(float_floor(exp.minimum), color="gray", lw=0.6)
+    ax.axhline(float_floor(exp.minimum), color="gray", lw=0.6, label="float64 rounding floor of R at θ*")
     ax.set(yscale="log", xlabel="SGD step t", ylabel="empirical risk R(θ_t)",
            title=f"Risk along SGD from θ* + ρ·u, measured vs linearized\n{title_cfg}")
-    ax.legend(fontsize=7)
+    legend_visible(ax, fontsize=7)
     paths += _save(fig, figures_dir, "sgd_trajectories", ["rho", "step", "risk", "risk_linear_pathwise", "risk_expected"], rows)
     plt.close(fig)
 
@@ -123,9 +124,14 @@ def plot(exp: Experiment, figures_dir: str = "figures") -> list[str]:
     ax.plot([], [], "k--", lw=1, label="linearized SGD")
     frac = exp.geometry.rank / exp.minimum.layout.size
     ax.axhline(np.sqrt(1 - frac), color="gray", lw=0.8, ls=":", label="sqrt(1 − rank(J)/P): null-space part of a random u")
+    curves = np.array([r["dist"][k] / rho[k] for k in chosen])
+    same = [k for i, k in enumerate(chosen) if np.max(np.abs(curves[i] - curves[0])) <= 1e-3 * np.max(np.abs(curves[0]))]
+    if len(same) > 1:
+        ax.text(0.98, 0.5, f"curves for ρ ≤ {max(rho[k] for k in same):.1e} coincide (within 0.1%)",
+                transform=ax.transAxes, ha="right", va="center", fontsize=7, color="dimgray")
     ax.set(xlabel="SGD step t", ylabel="‖θ_t − θ*‖ / ρ",
            title=f"Distance from the memorizing minimum along SGD (relative to ρ)\n{title_cfg}")
-    ax.legend(fontsize=7)
+    legend_visible(ax, fontsize=7)
     paths += _save(fig, figures_dir, "sgd_distance", ["rho", "step", "dist", "dist_linear", "flips"], rows)
     plt.close(fig)
 
@@ -142,7 +148,7 @@ def plot(exp: Experiment, figures_dir: str = "figures") -> list[str]:
     ax.set(xscale="log", yscale="log", xlabel="perturbation radius ρ",
            ylabel="max_t |log10 R_meas − log10 R_lin| (decades)",
            title=f"Deviation of SGD from its linearization, per trajectory\n{title_cfg}")
-    ax.legend(fontsize=7)
+    legend_visible(ax, fontsize=7)
     paths += _save(fig, figures_dir, "sgd_agreement", ["rho", "direction", "seed", "deviation_decades", "flips_max"],
                    zip(rho, idx["direction"], idx["seed"], dev, r["flips_max"]))
     plt.close(fig)

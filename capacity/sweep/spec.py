@@ -180,6 +180,9 @@ def my_share(all_cells: Sequence[Cell], process: int, count: int) -> list[Cell]:
     return [c for i, c in enumerate(all_cells) if i % count == process]
 
 
+# One residual tolerance for trained and constructive runs: the trained presets fit to max residual 1e-2
+# (``train.tol``) and the constructive presets verify at the same ``verify_tol``, so that their capacities
+# and bits per parameter (log2(1/tol) bits per real label) are comparable.
 PRESETS = {
     "trained": {
         "smoke": dict(depths=(3,), widths=(2, 4, 8), ns=(4, 8), seeds=2, lrs=(1e-2, 3e-2),
@@ -194,13 +197,13 @@ PRESETS = {
                       runs_per_batch=4096),
     },
     "constructive": {
-        "smoke": dict(depths=(3,), widths=(4, 8), ns=(4, 8, 16), seeds=2, runs_per_batch=4),
+        "smoke": dict(depths=(3,), widths=(4, 8), ns=(4, 8, 16), seeds=2, runs_per_batch=4, verify_tol=1e-2),
         "quick": dict(depths=(2, 3), widths=(4, 8, 12, 16, 24, 32, 64, 128), ns=(8, 16, 32, 64, 128, 256, 512),
-                      seeds=4, depth_constructions=((2, "zhang"), (3, "yun3"))),
+                      seeds=4, depth_constructions=((2, "zhang"), (3, "yun3")), verify_tol=1e-2),
         "paper": dict(depths=(2, 3), widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024),
                       ns=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=8,
                       depth_constructions=((2, "zhang"), (3, "yun3")),
-                      families=("gaussian", "ball", "clustered", "line")),
+                      families=("gaussian", "ball", "clustered", "line"), verify_tol=1e-2),
     },
 }
 
