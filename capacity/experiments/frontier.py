@@ -206,5 +206,5 @@ def run(figures_dir: str = "figures", quick: bool = False, names: list[str] | No
     cross = crossovers(rows, "params") + crossovers(rows, "neurons")
     _atomic_csv(stem + "_crossovers.csv", ["field", "a", "b", "n_cross", "between", "smaller_after"],
                 [[c[k] for k in ("field", "a", "b", "n_cross", "between", "smaller_after")] for c in cross])
-    draw(rows, stem, dx=DX)
+    draw(rows, stem, dx=DX, label_kinds={name: spec[0] for name, spec in SPECS.items()})
     return {"rows": rows, "crossovers": cross, "files": [stem + ext for ext in (".png", ".pdf", ".csv", "_crossovers.csv")]}

@@ -43,11 +43,10 @@ def atomic_csv(path: str, header: list[str], rows: list[list]) -> None:
     os.replace(tmp, path)
 
 
-def task_of(name: str) -> str:
-    """The label task a construction is measured on in the frontier, in words."""
-    from capacity.experiments.frontier import SPECS
-
-    kind = SPECS[name][0] if name in SPECS else "real"
+def task_of(name: str, label_kinds: dict | None = None) -> str:
+    """The label task a construction is measured on in the frontier, in words (``label_kinds``: name ->
+    label kind, as in :data:`capacity.experiments.frontier.SPECS`; real labels when absent)."""
+    kind = (label_kinds or {}).get(name, "real")
     return TASKS.get(kind, kind)
 
 
@@ -69,7 +68,7 @@ def bit_ticks(lo: float, hi: float) -> list[int]:
     return out if len(out) >= 2 else ticks
 
 
-def draw(rows, path_stem: str | None, *, dx: int):
+def draw(rows, path_stem: str | None, *, dx: int, label_kinds: dict | None = None):
     """frontier.png/.pdf with three panels and the theory lines; returns the figure when path_stem is None."""
     import matplotlib
 
@@ -133,7 +132,7 @@ def draw(rows, path_stem: str | None, *, dx: int):
             ax.set_yscale("log")
             ax.grid(True, which="major", alpha=0.3)
             legend_visible(ax, fontsize=7, loc="upper left")
-    labels = [f"{name} ({task_of(name)})" for name in handles]
+    labels = [f"{name} ({task_of(name, label_kinds)})" for name in handles]
     fig.legend(list(handles.values()), labels, loc="lower center", ncol=len(handles), fontsize=8,
                bbox_to_anchor=(0.5, -0.01), frameon=False, title="construction (label task)", title_fontsize=8)
     fig.suptitle("Memorization frontier: sizes measured from networks built and verified on N Gaussian points in "

@@ -222,7 +222,9 @@ def _frontier_rows():
 
 
 def test_frontier_bits_axis_has_readable_integer_ticks_and_the_baum_note():
-    fig = frontier_plot.draw(_frontier_rows(), None, dx=10)
+    from capacity.experiments.frontier import SPECS
+
+    fig = frontier_plot.draw(_frontier_rows(), None, dx=10, label_kinds={k: v[0] for k, v in SPECS.items()})
     try:
         ax = fig.axes[2]
         fig.canvas.draw()
