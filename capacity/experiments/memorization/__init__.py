@@ -10,6 +10,13 @@ Implemented: :mod:`.randomization` (Zhang et al. 2017; Arpit et al. 2017), :mod:
 :mod:`.layermem` (Wang et al. 2024, small MLP encoder), :mod:`.information` (Bansal et al. 2022).
 """
 
-from capacity.experiments.memorization._common import TrainResult, TrainSpec, load_digits_split, train_many
-
 __all__ = ["TrainResult", "TrainSpec", "load_digits_split", "train_many"]
+
+
+def __getattr__(name):
+    # loaded on first use, so that `capacity memorization --help` and the CLI registry stay light
+    if name in __all__:
+        from capacity.experiments.memorization import _common
+
+        return getattr(_common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
