@@ -44,7 +44,7 @@ class Checked:
 
 def build_and_check(name: str, ds: Dataset, widths: Sequence[int], *, activation: str = "relu", seed: int = 0,
                     tol: float = DEFAULT_TOL, certify_exactly: bool = False, meta: dict | None = None,
-                    chunk: int = 4096, progress=None) -> Checked:
+                    chunk: int = 4096, progress=None, certify_construction: bool = True) -> Checked:
     """Build construction ``name`` for ``ds``, verify the network to be saved, optionally certify.
 
     Args:
@@ -52,6 +52,8 @@ def build_and_check(name: str, ds: Dataset, widths: Sequence[int], *, activation
         construction's rational rebuild.  Networks of kind ``mlp-exact`` are always evaluated
         exactly (they have no float pass).
       meta: extra metadata for the saved network.
+      certify_construction: with ``certify_exactly``, also certify the rational rebuild (its exact
+        weights carry long denominators: this is the slow part at large N).
       progress: optional callable(str) told about each phase.
     """
     say = progress or (lambda _msg: None)
@@ -70,7 +72,7 @@ def build_and_check(name: str, ds: Dataset, widths: Sequence[int], *, activation
         say(f"evaluating the saved network exactly at {ds.n} points")
         file_exact = certify(net, ds, tol=tol, progress=progress is not None)
         combine(report, file_exact, subject="the saved float64 weights")
-    if certify_exactly and entry.exact is not None:
+    if certify_exactly and certify_construction and entry.exact is not None:
         say("carrying out the construction in exact rational arithmetic")
         t1 = time.perf_counter()
         exact_net = entry.exact_network(ds, widths, con, seed=seed)
