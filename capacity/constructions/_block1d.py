@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
-import threading
 from typing import Sequence
 
 import numpy as np
@@ -96,16 +94,7 @@ def _own_points(n: int, A: int, B: int) -> np.ndarray:
     return np.column_stack([g0 + n, g0 + G - 1 - n]).ravel()
 
 
-def _lp_threads(threads) -> int:
-    if threads is not None:
-        return max(int(threads), 1)
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(os.cpu_count() or 1, 1)
-
-
-def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float, threads: int | None = None):
+def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float):
     """Per layer-2 neuron, its values at the kinks (and the slope after the last kink) by an LP.
 
     The neuron's pre-activation z is the continuous piecewise-linear interpolant of its kink
@@ -121,14 +110,13 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float,
     by its first and last point alone: only those rows enter the LP (O(A) rows instead of O(M)).
     The runs of neuron n break only where the piece changes (the same for every neuron) or at
     positions 0, n, n+1, G-1-n, G-n of a group, so each neuron's rows are found in O(A) work
-    rather than by masks over all M points.  The per-neuron LPs are independent and solved on
-    ``threads`` threads (default: the cores available; HiGHS releases the GIL), each solve cold
-    on a cleared HiGHS instance, so the result does not depend on the thread count.
+    rather than by masks over all M points.  One HiGHS instance is reused, cleared before each
+    solve (a cold start: the same solution as a fresh solver).  The LPs are independent, but
+    solving them on threads gained nothing: highspy's ``run`` holds the GIL (measured: two
+    threads took twice the wall time of one for twice the LPs, at CPU time = wall time).
 
     Returns (values, failures) with values[r][n] = (V (K,), s_R) as floats.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     import highspy
     from scipy.sparse import coo_matrix, diags, vstack
     from tqdm import tqdm
@@ -224,25 +212,11 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float,
     tasks = [(rr, n) for rr in range(dy) for n in range(H)]
     bar = tqdm(total=len(tasks), desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
                disable=None if dy * H * K >= 4000 else True, leave=False)
-    nthreads = min(_lp_threads(threads), len(tasks))
+    highs = highspy._Highs()
     try:
-        if nthreads <= 1:
-            highs = highspy._Highs()
-            for rr, n in tasks:
-                values[rr][n] = solve(rr, n, highs)
-                bar.update(1)
-        else:
-            local = threading.local()
-
-            def work(task):
-                if not hasattr(local, "highs"):
-                    local.highs = highspy._Highs()
-                return task, solve(*task, local.highs)
-
-            with ThreadPoolExecutor(max_workers=nthreads) as pool:
-                for (rr, n), v in pool.map(work, tasks):
-                    values[rr][n] = v
-                    bar.update(1)
+        for rr, n in tasks:
+            values[rr][n] = solve(rr, n, highs)
+            bar.update(1)
     finally:
         bar.close()
     return values, 0
@@ -302,7 +276,7 @@ class Block1D:
 
 
 def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, convention: str = "plain",
-             mu: float = 1.0, slopes=None, threads: int | None = None) -> Block1D:
+             mu: float = 1.0, slopes=None) -> Block1D:
     """Build the chain-free Yun block on sorted scalar positions (see module docstring).
 
     Args:
@@ -316,8 +290,6 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
       slopes: optional free choices of an earlier (float) build of the same block (its
         ``info["slopes"]``: each layer-2 neuron's values at the kinks), reused so that an exact
         rebuild makes the same choices; the exact equalities are re-imposed on top.
-      threads: threads for the per-neuron linear programs (default: the cores available); the
-        result does not depend on it.
     """
     exact = isinstance(t, np.ndarray) and t.dtype == object
     t = np.asarray(t) if exact else np.asarray(t, dtype=np.float64)
@@ -375,7 +347,7 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     sigma = np.where(np.arange(H) % 2 == 0, 1.0, -1.0)
     yf = _to_float(Y) if exact else Y
     if slopes is None:
-        values, lp_failures = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu, threads)
+        values, lp_failures = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu)
     else:
         values, lp_failures = slopes["values"], 0
     # --- exact equalities and weights (in the block's number type) ----------------------------

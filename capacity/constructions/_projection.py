@@ -81,7 +81,6 @@ def _highs_lp(c, lb, ub, row_lo, row_hi, indptr, indices, data, *, rowwise: bool
     per-call Python overhead (option checks, input cleaning, a Python loop over the columns for
     the bound marginals).  ``highs``: a ``highspy._Highs`` to reuse; its previous model, solution
     and basis are cleared first, so every solve starts cold and gives what a fresh instance gives.
-    ``run`` releases the GIL, so solves on different instances can share threads.
 
     Returns (x, message): x is None unless HiGHS reports the model optimal.
     """
