@@ -87,6 +87,13 @@ def _local_gaps(kf):
     return np.minimum(np.r_[np.inf, L], np.r_[L, np.inf])
 
 
+def _own_points(n: int, A: int, B: int) -> np.ndarray:
+    """Indices (increasing) of the points layer-2 neuron ``n`` owns: positions n and G-1-n of every group."""
+    G = 4 * B
+    g0 = np.arange(A) * G
+    return np.column_stack([g0 + n, g0 + G - 1 - n]).ravel()
+
+
 def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float):
     """Per layer-2 neuron, its values at the kinks (and the slope after the last kink) by an LP.
 
@@ -96,13 +103,25 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
     z = y at the neuron's two points of every group, z <= -1 - mu at the group's points outside
     them, z >= 1 + mu strictly between.  Objective: sum_k reach_k |slope change at kink k|, the
     terms that cancel when the network is evaluated (reach_k = how far right of kink k its ReLU
-    stays active on the data).  HiGHS via scipy; a neuron whose LP fails raises.
+    stays active on the data).  HiGHS, called directly (dual simplex, then interior point if that
+    fails); a neuron whose LP fails raises.
+
+    Cost.  z is linear on a piece, so a run of same-class points inside one piece is constrained
+    by its first and last point alone: only those rows enter the LP (O(A) rows instead of O(M)).
+    The runs of neuron n break only where the piece changes (the same for every neuron) or at
+    positions 0, n, n+1, G-1-n, G-n of a group, so each neuron's rows are found in O(A) work
+    rather than by masks over all M points.  One HiGHS instance is reused, cleared before each
+    solve (a cold start: the same solution as a fresh solver).  The LPs are independent, but
+    solving them on threads gained nothing: highspy's ``run`` holds the GIL (measured: two
+    threads took twice the wall time of one for twice the LPs, at CPU time = wall time).
 
     Returns (values, failures) with values[r][n] = (V (K,), s_R) as floats.
     """
-    from scipy.optimize import linprog
+    import highspy
     from scipy.sparse import coo_matrix, diags, vstack
     from tqdm import tqdm
+
+    from capacity.constructions._projection import _highs_lp
 
     G, H = 4 * B, 2 * B
     M, dy = Y.shape
@@ -130,49 +149,95 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
     D = coo_matrix((vals, (rows, cols)), shape=(K, nv)).tocsr()
     w = np.maximum(np.asarray(abs(D).max(axis=1).todense()).ravel(), 1e-300)
     tau = coo_matrix((-np.ones(K), (np.arange(K), K + 1 + np.arange(K))), shape=(K, nv)).tocsr()
-    slope_rows = vstack([diags(1.0 / w) @ D + tau, -(diags(1.0 / w) @ D) + tau])
+    slope_rows = vstack([diags(1.0 / w) @ D + tau, -(diags(1.0 / w) @ D) + tau]).tocsr()
     reach = (T[-1] - k) + 0.05 * (T[-1] - T[0] + 1e-300)
     cost = np.r_[np.zeros(K + 1), w * np.maximum(reach, 0.05 * (T[-1] - T[0] + 1e-300))]
     cost = cost / cost.max()
-    pos = idx % G
     m = 1.0 + 1.25 * mu
-    bounds = [(None, None)] * (K + 1) + [(0.0, None)] * K
+    lb = np.r_[np.full(K + 1, -np.inf), np.zeros(K)]
+    ub = np.full(nv, np.inf)
     if convention == "deep":
-        bounds[0] = (None, -m)
-        bounds[K - 1] = (None, -m)
-        bounds[K] = (0.0, 0.0)
+        ub[0] = -m
+        ub[K - 1] = -m
+        lb[K] = ub[K] = 0.0
+
+    # CSR pieces: Z's rows gathered per neuron, the 2K slope rows shared by all
+    zp, zi, zd = Z.indptr, Z.indices, Z.data
+    sp_, si, sd = slope_rows.indptr, slope_rows.indices, slope_rows.data
+    piece_breaks = np.flatnonzero(piece[1:] != piece[:-1]) + 1
+    group_starts = np.arange(A) * G
+
+    def gather(r, sign):
+        cnt = zp[r + 1] - zp[r]
+        take = np.repeat(zp[r] - np.r_[0, np.cumsum(cnt)[:-1]], cnt) + np.arange(cnt.sum())
+        return cnt, zi[take], sign * zd[take]
+
+    def cls_of(i, n):  # 0: owned (equality), 1: strictly between (high), 2: outside (low)
+        p = i % G
+        return np.where((p == n) | (p == G - 1 - n), 0, np.where((p > n) & (p < G - 1 - n), 1, 2))
+
+    def rows_of(n):
+        """(lo_rows, hi_rows, eq_rows) of neuron n: the first and last point of every run of
+        equal (piece, class) with class low / high, and the owned points."""
+        cand = np.concatenate([piece_breaks] + [group_starts + off for off in (0, n, n + 1, G - 1 - n, G - n)])
+        cand = np.unique(cand[(cand >= 1) & (cand <= M - 1)])
+        cc, cp = cls_of(cand, n), cls_of(cand - 1, n)
+        brk = cand[(piece[cand] * 3 + cc) != (piece[cand - 1] * 3 + cp)]
+        edge = np.unique(np.concatenate([[0, M - 1], brk, brk - 1]))
+        ce = cls_of(edge, n)
+        return edge[ce == 2], edge[ce == 1], _own_points(n, A, B)
+
+    def solve(rr, n, highs):
+        lo_rows, hi_rows, eq_rows = rows_of(n)
+        ys = Y[eq_rows, rr] * sigma[n]
+        parts = [gather(lo_rows, 1.0), gather(hi_rows, -1.0),
+                 (np.diff(sp_), si, sd), gather(eq_rows, 1.0)]
+        cnt = np.concatenate([q[0] for q in parts])
+        indptr = np.r_[0, np.cumsum(cnt)]
+        indices = np.concatenate([q[1] for q in parts])
+        data = np.concatenate([q[2] for q in parts])
+        nlo, nhi = lo_rows.size, hi_rows.size
+        row_lo = np.r_[np.full(nlo + nhi + 2 * K, -np.inf), ys]
+        row_hi = np.r_[np.full(nlo + nhi, -m), np.zeros(2 * K), ys]
+        msg = ""
+        for solver in ("simplex", "ipm"):  # scipy's "highs-ds", then "highs-ipm"
+            x, msg = _highs_lp(cost, lb, ub, row_lo, row_hi, indptr, indices, data, rowwise=True, solver=solver,
+                               highs=highs)
+            if x is not None:
+                return x[:K].copy(), float(x[K])
+        raise CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({msg}); "
+                            "this is a bug for data that passed validation, please report it")
+
     values = [[None] * H for _ in range(dy)]
-    bar = tqdm(total=dy * H, desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
+    tasks = [(rr, n) for rr in range(dy) for n in range(H)]
+    bar = tqdm(total=len(tasks), desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
                disable=None if dy * H * K >= 4000 else True, leave=False)
-    for rr in range(dy):
-        for n in range(H):
-            ys = Y[:, rr] * sigma[n]
-            eq = (pos == n) | (pos == G - 1 - n)
-            high = (pos > n) & (pos < G - 1 - n)
-            low = ~(eq | high)
-            # z is linear on a piece, so a run of same-class points inside one piece is constrained
-            # by its first and last point alone: keep those rows (O(A) instead of O(N))
-            cls = np.where(eq, 0, np.where(high, 1, 2))
-            key = piece * 3 + cls
-            edge = np.ones(M, dtype=bool)
-            edge[1:-1] = (key[1:-1] != key[:-2]) | (key[1:-1] != key[2:])
-            lo_rows = np.flatnonzero(low & edge)
-            hi_rows = np.flatnonzero(high & edge)
-            A_ub = vstack([Z[lo_rows], -Z[hi_rows], slope_rows]).tocsr()
-            b_ub = np.r_[np.full(lo_rows.size, -m), np.full(hi_rows.size, -m), np.zeros(2 * K)]
-            res = None
-            for method in ("highs-ds", "highs-ipm"):
-                res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=Z[np.flatnonzero(eq)], b_eq=ys[eq], bounds=bounds,
-                              method=method)
-                if res.status == 0:
-                    break
-            if res.status != 0:
-                raise CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({res.message}); "
-                                    "this is a bug for data that passed validation, please report it")
-            values[rr][n] = (res.x[:K].copy(), float(res.x[K]))
+    highs = highspy._Highs()
+    try:
+        for rr, n in tasks:
+            values[rr][n] = solve(rr, n, highs)
             bar.update(1)
-    bar.close()
+    finally:
+        bar.close()
     return values, 0
+
+
+def _impose_equalities(V, sR, ys, t_own, piece_own, kinks, L, exact: bool):
+    """Re-impose z = y at the owned points, left to right (at most one equality per piece).
+
+    Each owned point fixes the value at its piece's right kink from the one at its left kink
+    (or the slope after the last kink).  In float64 the same operations run on Python floats
+    (identical IEEE results, without NumPy's per-scalar overhead).
+    """
+    K = kinks.shape[0]
+    if not exact:
+        V, ys, t_own, kinks, L = V.tolist(), ys.tolist(), t_own.tolist(), kinks.tolist(), L.tolist()
+    for yi, ti, pi in zip(ys, t_own, piece_own.tolist()):
+        if 1 <= pi <= K - 1:
+            V[pi] = V[pi - 1] + (yi - V[pi - 1]) * L[pi - 1] / (ti - kinks[pi - 1])
+        elif pi == K:
+            sR = (yi - V[K - 1]) / (ti - kinks[K - 1])
+    return (V, sR) if exact else (np.array(V, dtype=np.float64), float(sR))
 
 
 # -------------------------------------------------------------------------- block
@@ -281,7 +346,6 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     # --- exact equalities and weights (in the block's number type) ----------------------------
     piece = np.searchsorted(kf, tf)  # piece of each point: 0 (left of all kinks) .. K
     L = kinks[1:] - kinks[:-1]
-    pos = np.arange(T.shape[0]) % G
     alpha = _pow2_inverse(_local_gaps(kf), exact)
     sig_ = to_exact(sigma) if exact else sigma
     w2 = np.empty((K, dy * H * 2), dtype=T.dtype)
@@ -293,14 +357,8 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
             V0, sR0 = values[rr][n]
             V = to_exact(V0) if exact else np.array(V0, dtype=np.float64)
             sR = to_exact(np.array(sR0))[()] if exact else float(sR0)
-            ys = Y[:, rr] * sig_[n]
-            eq = (pos == n) | (pos == G - 1 - n)
-            for i_pt in np.flatnonzero(eq):  # left to right: at most one equality per piece
-                pi = int(piece[i_pt])
-                if 1 <= pi <= K - 1:
-                    V[pi] = V[pi - 1] + (ys[i_pt] - V[pi - 1]) * L[pi - 1] / (T[i_pt] - kinks[pi - 1])
-                elif pi == K:
-                    sR = (ys[i_pt] - V[K - 1]) / (T[i_pt] - kinks[K - 1])
+            own = _own_points(n, A, B)
+            V, sR = _impose_equalities(V, sR, Y[own, rr] * sig_[n], T[own], piece[own], kinks, L, exact)
             slope = np.concatenate([np.array([zero], dtype=T.dtype), (V[1:] - V[:-1]) / L,
                                     np.array([sR], dtype=T.dtype)])
             delta = slope[1:] - slope[:-1]  # slope change at each kink
