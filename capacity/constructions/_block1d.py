@@ -115,7 +115,7 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
     solving them on threads gained nothing: highspy's ``run`` holds the GIL (measured: two
     threads took twice the wall time of one for twice the LPs, at CPU time = wall time).
 
-    Returns (values, failures) with values[r][n] = (V (K,), s_R) as floats.
+    Returns values with values[r][n] = (V (K,), s_R) as floats (an infeasible LP raises: it is a bug).
     """
     import highspy
     from scipy.sparse import coo_matrix, diags, vstack
@@ -219,7 +219,7 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
             bar.update(1)
     finally:
         bar.close()
-    return values, 0
+    return values
 
 
 def _impose_equalities(V, sR, ys, t_own, piece_own, kinks, L, exact: bool):
@@ -340,9 +340,9 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     sigma = np.where(np.arange(H) % 2 == 0, 1.0, -1.0)
     yf = _to_float(Y) if exact else Y
     if slopes is None:
-        values, lp_failures = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu)
+        values = _optimise_values(tf, yf, kf, A, B, sigma, convention, mu)
     else:
-        values, lp_failures = slopes["values"], 0
+        values = slopes["values"]
     # --- exact equalities and weights (in the block's number type) ----------------------------
     piece = np.searchsorted(kf, tf)  # piece of each point: 0 (left of all kinks) .. K
     L = kinks[1:] - kinks[:-1]
@@ -376,7 +376,7 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     b3_val = -(H + 1) if convention == "plain" else -H
     b3 = np.full((dy,), _const(float(b3_val), t), dtype=T.dtype)
     sign_arr = to_exact(np.ones(K)) if exact else np.ones(K)
-    info = {"virtual_points": int(V_pad), "lp_failures": int(lp_failures),
+    info = {"virtual_points": int(V_pad),
             "slopes": {"values": values, "gaps": gap_choice}}
     if not exact:
         info.update(max_abs_slope=max_slope, sum_abs_slope_change_max=max_sum, max_depth=max_depth)
