@@ -78,6 +78,9 @@ def run(args) -> int:
     data_path = None
     if not args.data:
         data_path = args.save_data or (os.path.splitext(args.out)[0] + ".data.npz")
+        if os.path.abspath(data_path) == os.path.abspath(args.out):
+            raise DataError(f"--save-data {data_path} is the --out file too: the dataset would replace the network; "
+                            "choose another --save-data")
         _files.check_output_path(data_path, inputs=[args.out], force=args.force, flag="--save-data")
         n, dx, dy = args.random, args.dx, (args.classes or args.dy)
         _resources.require_fits(_resources.build_estimate(args.construction, n, dx, dy, args.widths,
