@@ -5,7 +5,7 @@ and answers in microseconds for any N and any widths (N = 1e10, widths 1e5 x 1e5
 
 * :func:`build_estimate`: building a construction (the dominant arrays of each builder);
 * :func:`verify_estimate`: the float64 verification (chunked: O(chunk x width + parameters));
-* :func:`exact_estimate`: the exact rational evaluation (:mod:`capacity.certify`);
+* :func:`exact_estimate`: the exact rational evaluation (:mod:`capacity.exact`);
 * :func:`then`: a command that runs one step after another (the first step's result stays in memory);
 * :func:`require_fits`: raise :class:`capacity.errors.ResourceError` when the estimate exceeds
   the cap, with the estimate, the cap and how to override it in the message.
@@ -235,7 +235,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
 
 
 def verify_estimate(layer_sizes: Sequence[int], n: int, *, chunk: int = 4096, residual_params: int | None = None) -> Estimate:
-    """Float64 verification (:func:`capacity.verify.verify_network`) of an MLP with
+    """Float64 verification (:func:`capacity.verification.verify`) of an MLP with
     ``layer_sizes`` = (dx, d1, ..., dy) on N = ``n`` points, ``chunk`` points per step.
 
     Memory: the data and their device copy, the weights, their absolute values and device copies,

@@ -33,7 +33,7 @@ by the same slack.  Hence e_z >= the right-hand side of Claim 1.
 relu(ẑ) = ĥ' exactly and e_h' = 0; otherwise |relu(ẑ) - relu(z)| <= |ẑ - z| <= e_z (ReLU is
 1-Lipschitz).  Hard-tanh: if fl(ẑ - e_z) > 1 then ẑ - e_z > 1 (rounding is monotone), so z > 1
 and h' = 1 = ĥ' exactly (e_h' = 0), symmetrically below -1; otherwise e_h' = e_z.  This is the
-a-posteriori gain over the a-priori pass of :mod:`capacity.verify`: the error of every unit
+a-posteriori gain over the a-priori pass of :mod:`capacity.verification`: the error of every unit
 whose state is certified inactive (or saturated) is exactly zero and does not propagate.
 A point's *activation pattern* is certified when every hidden unit has |ẑ| > e_z (ReLU) or
 its distance to ±1 exceeds e_z (hard-tanh): the exact network is then affine near the point
