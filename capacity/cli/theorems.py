@@ -42,7 +42,15 @@ def run_theorems(args) -> int:
         if args.verbose:
             lines.append(f"{'':36s} why: {t.reason}")
             lines.append(f"{'':36s} construction: {t.construction or '-'}; source: {t.source}")
-    emit(lines, {"theorems": [t.as_dict() for t in ts]}, args.json)
+    constructions_json = None
+    if args.verbose:  # the registered constructions, with their own one-line summaries
+        from capacity.constructions import entries
+
+        lines += ["", f"{'construction':13s} {'activation':10s} {'theorem':22s} summary"]
+        lines += [f"{e.name:13s} {e.activation:10s} {e.theorem:22s} {e.summary}" for e in entries()]
+        constructions_json = [dict(name=e.name, activation=e.activation, theorem=e.theorem, summary=e.summary,
+                                   exact_rebuild=e.exact is not None) for e in entries()]
+    emit(lines, {"theorems": [t.as_dict() for t in ts], "constructions": constructions_json}, args.json)
     return 0
 
 
