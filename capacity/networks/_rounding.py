@@ -60,12 +60,14 @@ def affine_bound(h, e, w, b, u: float):
 def map_chunks(f, x, chunk: int):
     """Apply ``f`` to row-chunks of ``x`` with ``lax.map`` (bounded memory) and stitch the results.
 
-    The last chunk is padded with copies of row 0, whose results are dropped.  ``f`` returns a
+    The rows are split into equal chunks of at most ``chunk`` rows; the last is padded with fewer
+    than one row per chunk (copies of row 0, whose results are dropped).  ``f`` returns a
     tuple of arrays with a leading axis of chunk length.
     """
     n = x.shape[0]
     chunk = max(1, min(chunk, n))
     n_chunks = -(-n // chunk)
+    chunk = -(-n // n_chunks)  # equal chunks: at most n_chunks - 1 padded rows (not up to chunk - 1)
     pad = n_chunks * chunk - n
     xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])], axis=0) if pad else x
     xs = xp.reshape((n_chunks, chunk) + x.shape[1:])
