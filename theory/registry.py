@@ -357,10 +357,15 @@ _THEOREMS = [
         r"\tilde O(\sqrt N)\ \text{params, width } 12",
         Condition(lambda a: bounds.vardi_capacity_of_depth(a.depth, min(a.widths)),
                   "largest N with depth estimate <= len(widths), all widths >= 12", _vardi_smallest, min_layers=1),
-        U, "The O~(sqrt(N)) result is from Hegde's notes and Kim-Moon-Yun's restated lemmas (survey §1 #11); the "
-        "depth formula is the survey's own estimate and the log factors are UNCONFIRMED.",
-        "vardi", "Vardi, Yehudai, Shamir, ICLR 2022; " + SURVEY + " §1 #11, §4",
-        (Claim("O~(sqrt(N)) parameters, width 12, optimal up to logs", "survey §1 #11", C),
+        U, "The O~(sqrt(N)) parameter count, its optimality up to logs (by the VC bounds) and the need for large "
+        "bit complexity are confirmed by the authors' ICLR 2022 abstract (confirmations.md); the width 12, the "
+        "coded depth formula (the survey's estimate) and the log factors are not in the abstract: UNCONFIRMED.",
+        "vardi", "Vardi, Yehudai, Shamir, ICLR 2022 (abstract: shared/reference/confirmations.md); " + SURVEY
+        + " §1 #11, §4",
+        (Claim("O~(sqrt(N)) parameters suffice under mild separation, optimal up to logs; large bit complexity "
+               "necessary and sufficient for sub-linear parameter counts", "ICLR 2022 abstract (confirmations.md)",
+               C),
+         Claim("width 12", "survey §1 #11 (not in the abstract)", U),
          Claim("explicit depth count and log factors", "UNCONFIRMED (survey estimate)", U))),
     Theorem(
         "vc-bartlett2019", "VC upper bound O(W L log W) (Bartlett, Harvey, Liaw, Mehrabian 2019)",
@@ -370,10 +375,13 @@ _THEOREMS = [
         r"\mathrm{cap} \le \mathrm{VCdim} = O(W L \log W)",
         Condition(lambda a: bounds.vc_threshold(a.widths, a.dx, a.dy), "W*L*log2(W) (constant 1, illustrative)",
                   None, negative=True, min_layers=1, needs_dx=True, certified=False),
-        U, "O(W L log W) is cited in Yun et al.'s abstract [P] and the capacity <= VC relation is [P]; the explicit "
-        "constant is not in our references, so the numeric threshold is UNCONFIRMED and never used as a proof.",
-        None, "Bartlett, Harvey, Liaw, Mehrabian, JMLR 20(63), 2019; " + DIGEST + " §1, §2 #4",
-        (Claim("VC dimension O(W L log W); capacity <= VC dimension", "[P]", C),
+        U, "O(W L log W) (and a matching Omega(W L log(W/L)) example) is confirmed by the authors' JMLR abstract "
+        "(confirmations.md) and cited in Yun et al.'s abstract [P]; capacity <= VC dimension is [P]. The explicit "
+        "constant is in neither abstract, so the numeric threshold is UNCONFIRMED and never used as a proof.",
+        None, "Bartlett, Harvey, Liaw, Mehrabian, JMLR 20(63), 2019 (abstract: shared/reference/confirmations.md); "
+        + DIGEST + " §1, §2 #4",
+        (Claim("VC dimension O(W L log W), examples with Omega(W L log(W/L))", "JMLR abstract (confirmations.md)", C),
+         Claim("capacity <= VC dimension", "[P]", C),
          Claim("explicit constant", "UNCONFIRMED", U))),
     Theorem(
         "cover1965", "Cover 1965: function counting for a linear threshold unit",
