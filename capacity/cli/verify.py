@@ -39,8 +39,11 @@ def run(args) -> int:
     tol = DEFAULT_TOL if args.tol is None else args.tol
     require(math.isfinite(tol) and tol > 0, f"--tol must be a finite positive number; got {tol}")
     require(args.chunk >= 1, f"--chunk must be >= 1; got {args.chunk}")
+    import time
+
     from capacity import _resources
 
+    t_start = time.perf_counter()
     net = load_net(args.net)
     rec = net.meta.get("record", {}) if isinstance(net.meta.get("record", {}), dict) else {}
     ds = data.load_npz(args.data, rescale=args.rescale_labels, classification=True if rec.get("classes") else None)
@@ -53,6 +56,7 @@ def run(args) -> int:
     if args.certify and rep.dtype != "exact":
         print(f"evaluating {ds.n} points exactly ...", file=sys.stderr, flush=True)
         combine(rep, certify(net, ds, tol=tol, float_filter=args.filter, progress=True), subject="the stored weights")
+    rep.seconds = time.perf_counter() - t_start  # the whole command: reading, float pass and exact phase
     cert = net.meta.get("certification", {}) if isinstance(net.meta.get("certification", {}), dict) else {}
     lines = [f"network             {args.net} ({net.meta.get('construction', 'unknown construction')}, kind {net.kind})"]
     if isinstance(rec.get("capacity"), int):
