@@ -206,21 +206,29 @@ def make_bomb(path, rows: int, *, declared_size: int | None = None, crc_of: int 
     npformat.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (rows, 1)})
     header = header.getvalue()
     stream = _deflate_zeros(header, rows * 8)
-    zinfo = zipfile.ZipInfo("x.npy", date_time=(2020, 1, 1, 0, 0, 0))
-    zinfo.compress_type = zipfile.ZIP_DEFLATED
-    zinfo.file_size = declared_size if declared_size is not None else len(header) + rows * 8
-    zinfo.compress_size = len(stream)
-    zinfo.CRC = zlib.crc32(header + bytes(crc_of - len(header))) if crc_of else 0
+    crc = zlib.crc32(header + bytes(crc_of - len(header))) if crc_of else 0
+    size = declared_size if declared_size is not None else len(header) + rows * 8
     with zipfile.ZipFile(path, "w") as zf:
-        zinfo.header_offset = zf.fp.tell()
-        zf.fp.write(zinfo.FileHeader())
-        zf.fp.write(stream)
-        zf.filelist.append(zinfo)
-        zf.NameToInfo[zinfo.filename] = zinfo
-        zf.start_dir = zf.fp.tell()
-        zf._didModify = True
+        _write_raw_member(zf, "x.npy", stream, size, crc)
         zf.writestr("y.npy", _npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (1,)}, bytes(8)))
     return os.path.getsize(path)
+
+
+def _write_raw_member(zf: zipfile.ZipFile, name: str, stream: bytes, file_size: int, crc: int) -> None:
+    """Append a deflated member whose directory entry says ``file_size`` and ``crc`` whatever ``stream``
+    decompresses to (how a lying archive is made)."""
+    zinfo = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    zinfo.compress_type = zipfile.ZIP_DEFLATED
+    zinfo.file_size = file_size
+    zinfo.compress_size = len(stream)
+    zinfo.CRC = crc
+    zinfo.header_offset = zf.fp.tell()
+    zf.fp.write(zinfo.FileHeader())
+    zf.fp.write(stream)
+    zf.filelist.append(zinfo)
+    zf.NameToInfo[zinfo.filename] = zinfo
+    zf.start_dir = zf.fp.tell()
+    zf._didModify = True
 
 
 LIMITED = textwrap.dedent("""
@@ -301,19 +309,8 @@ def test_lying_directory_with_consistent_header_reads_only_the_declared_bytes(tm
     header = header.getvalue()
     stream = _deflate_zeros(header, 2**33)
     p = tmp_path / "bomb.npz"
-    zinfo = zipfile.ZipInfo("x.npy", date_time=(2020, 1, 1, 0, 0, 0))
-    zinfo.compress_type = zipfile.ZIP_DEFLATED
-    zinfo.file_size = len(header) + 8000
-    zinfo.compress_size = len(stream)
-    zinfo.CRC = zlib.crc32(header + bytes(8000))
     with zipfile.ZipFile(p, "w") as zf:
-        zinfo.header_offset = zf.fp.tell()
-        zf.fp.write(zinfo.FileHeader())
-        zf.fp.write(stream)
-        zf.filelist.append(zinfo)
-        zf.NameToInfo[zinfo.filename] = zinfo
-        zf.start_dir = zf.fp.tell()
-        zf._didModify = True
+        _write_raw_member(zf, "x.npy", stream, len(header) + 8000, zlib.crc32(header + bytes(8000)))
     out = _files.read_npz(p)
     assert out["x"].shape == (1000, 1) and not out["x"].any()
 
