@@ -130,7 +130,7 @@ class Report:
         if self.dtype == "exact":  # no float evaluation exists (weights beyond float64)
             out = [f"points N            {self.n}",
                    f"widths              {self.widths_text()} ({self.activation}, exact integers/rationals)",
-                   f"exact residual      {self.exact_residual}  (rational arithmetic)",
+                   f"exact residual      {self.exact_residual}  (exact arithmetic; decimal rounded up)",
                    f"certification       {self.level}  (tol {self.tol:.1e})"]
             return out + [f"note: {n}" for n in self.notes]
         out = [
@@ -145,7 +145,7 @@ class Report:
         if self.accuracy is not None:
             out.append(f"argmax accuracy     {self.accuracy:.6f}")
         if self.exact_residual is not None:
-            out.append(f"exact residual      {self.exact_residual}  (rational arithmetic)")
+            out.append(f"exact residual      {self.exact_residual}  (exact arithmetic; decimal rounded up)")
         out.append(f"certification       {self.level}  (tol {self.tol:.1e})")
         out.append(f"time                {self.seconds:.2f} s")
         out.extend(f"note: {n}" for n in self.notes)

@@ -396,10 +396,17 @@ def int_mod(c: int, primes: np.ndarray) -> np.ndarray:
 
 
 def frac_str(q: Fraction) -> str:
-    """Decimal text of an exact rational (six significant digits; "0" only when exactly zero)."""
+    """Decimal text of an exact rational >= 0, rounded UP to seven significant digits (so the printed
+    value is never below the exact one; "0" only when exactly zero)."""
     if q == 0:
         return "0"
-    return f"{float(q):.6e}"
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 7
+        ctx.rounding = decimal.ROUND_CEILING
+        d = decimal.Decimal(q.numerator) / decimal.Decimal(q.denominator)
+    return f"{d:.6e}"
 
 
 def float_up(q: Fraction) -> float:
