@@ -104,6 +104,20 @@ def _scaled(dataset, k: int):
     return Dataset(x, dataset.y, dataset.label_scale)
 
 
+def _times_pow2(a, k: int) -> np.ndarray:
+    """Object array of exact numbers (int, Fraction or python-flint fmpq) times 2^k, as Fractions."""
+    from fractions import Fraction
+
+    f = Fraction(2) ** k
+
+    def one(v):
+        if hasattr(v, "p") and hasattr(v, "q"):  # flint.fmpq
+            v = Fraction(int(v.p), int(v.q))
+        return Fraction(v) * f
+
+    return np.vectorize(one, otypes=[object])(a)
+
+
 def _fold_input_scale(net: Network, k: int) -> Network:
     """The network on scaled inputs x' = 2^-k x as a network on x: first-layer weights times 2^-k."""
     if k == 0:
@@ -118,20 +132,13 @@ def _fold_input_scale(net: Network, k: int) -> Network:
                                 "rescale the inputs (e.g. multiply by a power of two) and build again")
         return dataclasses.replace(net, kernels=[k0] + list(net.kernels[1:]))
     if isinstance(net, ExactMLPNet):
-        from fractions import Fraction
-
-        f = Fraction(1, 2 ** k) if k > 0 else Fraction(2 ** (-k))
-        k0 = np.vectorize(lambda v: v * f, otypes=[object])(net.kernels[0])
-        return dataclasses.replace(net, kernels=[k0] + list(net.kernels[1:]))
+        return dataclasses.replace(net, kernels=[_times_pow2(net.kernels[0], -k)] + list(net.kernels[1:]))
     from capacity.networks import ResidualNet
 
     if isinstance(net, ResidualNet):
         p = net.params
         if net.is_exact:
-            from fractions import Fraction
-
-            f = Fraction(1, 2 ** k) if k > 0 else Fraction(2 ** (-k))
-            w_in = np.vectorize(lambda v: v * f, otypes=[object])(p.w_in)
+            w_in = _times_pow2(p.w_in, -k)
         else:
             with np.errstate(over="ignore", under="ignore"):
                 w_in = np.ldexp(p.w_in, -k)
@@ -177,7 +184,10 @@ class Entry:
         k = int(float_build.record.get("input_scale_exponent", 0))
         if k == 0:
             return self.exact(dataset, widths, float_build, **options)
-        return _fold_input_scale(self.exact(_scaled(dataset, k), widths, float_build, **options), k)
+        # the rebuild sees the float build as it was made, on the scaled inputs (the fold by 2^-k was
+        # exact, so folding by 2^k undoes it exactly), and its result is folded like the float network
+        as_built = dataclasses.replace(float_build, net=_fold_input_scale(float_build.net, -k))
+        return _fold_input_scale(self.exact(_scaled(dataset, k), widths, as_built, **options), k)
 
 
 _REGISTRY: dict[tuple[str, str], Entry] = {}

@@ -52,3 +52,18 @@ def test_subnormal_spacing_in_one_dimension():
         assert "float64" in str(e) and "rescale" in str(e)
         return
     assert certify(con.network(), ds).level != "failed"
+
+
+@pytest.mark.parametrize("name, activation, widths, classes", [
+    ("yun3", "relu", (12, 12), None), ("yun3", "hardtanh", (8, 8), None),
+    ("yun-deep", "relu", [12, 12, 12], None), ("yun-resnet", "relu", (), 3)])
+def test_every_rational_rebuild_goes_through_the_normalization(name, activation, widths, classes):
+    """Built through the registry on inputs far from unit range (the scale is folded into the first
+    layer), each construction's rational rebuild still interpolates exactly on the original inputs."""
+    ds0 = data.generate("gaussian", 24, 3, seed=5, classes=classes)
+    ds = data.make_dataset(ds0.x * 1e3, ds0.y)
+    con = constructions.build(name, ds, widths, activation=activation)
+    assert con.record["input_scale_exponent"] == 12
+    exact_net = constructions.get(name, activation).exact_network(ds, widths, con)
+    assert certify(exact_net, ds, tol=0.0).level == "certified-exact"
+    assert certify(con.network(), ds).level != "failed"

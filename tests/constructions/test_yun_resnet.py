@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from capacity.constructions import yun_resnet as yr
 from capacity.data import generate, make_dataset
 from capacity.errors import DataError, GeneralPositionError, WidthError
-from capacity.constructions import get
+from capacity.constructions import build, get
 from capacity.networks import ResidualNet, ResidualParams, ResNet, load_net, residual_apply, residual_forward_bounded, \
     save_net
 from capacity.verification import certify, verify
@@ -18,8 +18,9 @@ from theory import bounds
 
 
 def _exact_construction(ds, widths=(), con=None, **options):
-    """The construction carried out in exact rationals, evaluated by the exact engine."""
-    con = con or yr.build(ds, widths, **options)
+    """The construction carried out in exact rationals, evaluated by the exact engine.  Without ``con``
+    it is built through the registry, whose input normalization folds into the exact network too."""
+    con = con or build("yun-resnet", ds, widths, **options)
     return certify(get("yun-resnet").exact_network(ds, widths, con, **options), ds)
 
 
