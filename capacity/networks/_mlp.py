@@ -25,7 +25,8 @@ import numpy as np
 from flax import nnx
 
 from capacity.errors import ShapeError
-from capacity.networks._rounding import HIGHEST, add_bias, affine_bound, map_chunks, unit_roundoff
+from capacity.networks._rounding import (HIGHEST, activation_error, add_bias, affine_bound, bound_operands, cache_rows,
+                                        map_chunks, unit_roundoff)
 
 ACTIVATIONS = ("relu", "hardtanh")
 
@@ -84,22 +85,23 @@ def kink_distance(z, activation: str):
     return jnp.minimum(jnp.abs(z - 1.0), jnp.abs(z + 1.0))
 
 
-def _bounded_chunk(kernels, biases, x, activation: str, u: float):
+def _bounded_chunk(kernels, biases, ops, x, activation: str, u: float):
     act = activation_fn(activation)
-    tiny = jnp.asarray(np.finfo(np.dtype(x.dtype)).tiny, x.dtype)
-    h, e = x, jnp.zeros_like(x)
+    h, e = x, None  # the input is stored exactly: no propagated term at the first layer
     margin = jnp.full(x.shape[:1], jnp.inf, x.dtype)
     rel = jnp.full(x.shape[:1], jnp.inf, x.dtype)
     n_layers = len(kernels)
-    for i, (w, b) in enumerate(zip(kernels, biases)):
-        z, e, scale = affine_bound(h, e, w, b, u)
-        if i < n_layers - 1:  # activations are 1-Lipschitz: the bound passes through unchanged
+    for i, (w, b, op) in enumerate(zip(kernels, biases, ops)):
+        # after a ReLU, ĥ >= 0: |ĥ| = ĥ (the input x and hard-tanh outputs can be negative)
+        z, bound, scale = affine_bound(h, e, w, b, u, nonneg=i > 0 and activation == "relu", ops=op)
+        if i < n_layers - 1:
             dist = kink_distance(z, activation)
             margin = jnp.minimum(margin, jnp.min(dist, axis=-1))
-            rel = jnp.minimum(rel, jnp.min(dist / jnp.maximum(scale, tiny), axis=-1))
+            rel = jnp.minimum(rel, jnp.min(dist / scale, axis=-1))  # scale >= guard > 0
+            e = activation_error(z, bound, activation)
             h = act(z)
         else:
-            h = z
+            h, e = z, bound
     return h, e, margin, rel
 
 
@@ -107,18 +109,28 @@ def _bounded_chunk(kernels, biases, x, activation: str, u: float):
 def mlp_forward_bounded(kernels, biases, x, activation: str = "relu", chunk: int = 4096):
     """:func:`mlp_apply` with a rigorous bound on its rounding error, chunked and jit-compiled.
 
+    Per layer two matmul-equivalents: ĥ W (the output, computed exactly as :func:`mlp_apply`
+    computes it) and q A with q = e + γ|ĥ| (the bound); the proof is in
+    :mod:`capacity.networks._rounding`.  Units certainly on a flat piece of the activation
+    (ReLU off, hard-tanh saturated) pass on a zero error.
+
     Args:
       kernels, biases: sequences of (in, out) / (out,) arrays.
       x: (N, dx) inputs.
-      chunk: rows per step; memory is O(chunk x max width).
+      chunk: at most this many rows per step (fewer if a cache-sized step is smaller:
+        :func:`capacity.networks._rounding.cache_rows`); memory is O(chunk x max width).
 
     Returns:
       out (N, dy); bound (N, dy) with |out - f(x)| <= bound, f the same stored weights in exact
       arithmetic; margin (N,) the smallest distance of any hidden pre-activation from a kink;
-      rel_margin (N,) that distance relative to |ĥ||W| + |b| (the scale at which rounding acts).
+      rel_margin (N,) that distance relative to a scale S >= |ĥ||W| + |b| (the scale at which
+      rounding acts): reported, not certified, and never larger than the distance over |ĥ||W| + |b|
+      itself (up to the rounding of the division; :mod:`capacity.networks._rounding`).
     """
     u = unit_roundoff(x.dtype)
-    return map_chunks(lambda xc: _bounded_chunk(kernels, biases, xc, activation, u), x, chunk)
+    ops = [bound_operands(w, u) for w in kernels]  # once, outside the chunk loop
+    rows = cache_rows(chunk, max(max(w.shape) for w in kernels))
+    return map_chunks(lambda xc: _bounded_chunk(kernels, biases, ops, xc, activation, u), x, rows)
 
 
 class MLP(nnx.Module):

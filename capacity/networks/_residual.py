@@ -33,16 +33,25 @@ bound and the kink margins.  With γ_n = n u / (1 - n u), u = 2^-53, and e the r
 |ĥ - h| (h in exact arithmetic with the stored weights):
 
 * input map / read-out / branch pre-activation z = h @ W + b (fan-in n):
-  |ẑ - z| <= e |W| + γ_{n+1} (|ĥ| |W| + |b|);
-* ReLU is 1-Lipschitz, so |â - a| <= |ẑ - z|;
-* the update h + a @ V is an inner product of length k + 1 with weights (1, V):
-  |ĥ' - h'| <= e + e_a |V| + γ_{k+1} (|ĥ| + |â| |V|)
+  |ẑ - z| <= e |W| + γ_{n+1} (|ĥ| |W| + |b|) (+ underflow terms), computed with two matmuls
+  (ĥ W and (e + γ|ĥ|) |W|) by :func:`capacity.networks._rounding.affine_bound`, whose docstring
+  has the proof (Claims 1-2) and the arithmetic model (gradual underflow or flush-to-zero,
+  denormals-are-zero allowed: XLA on CPU does both); e = 0 at the input map;
+* ReLU is 1-Lipschitz, so |â - a| <= e_a with e_a = |ẑ - z|'s bound, and e_a = 0 where ẑ < -bound
+  (then z < 0 too and â = a = 0; Claim 3 there);
+* the update ĥ' = fl(ĥ + fl(â V)): the dot product of length k has error <= γ_k |â| |V| (plus
+  underflow terms), the addition one more rounding, and γ_k + u (1 + γ_k) <= γ_{k+1}, so
 
-(Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1, any summation order,
-with or without FMA).  Each bound is itself computed in floating point from
-non-negative terms and inflated by (1 + 2 γ_{n+3}) plus an underflow guard
-(:func:`capacity.networks._rounding.affine_bound`, shared with the MLP).  Same assumptions:
-IEEE binary64 round-to-nearest, no fast-math.
+      |ĥ' - h'| <= e + e_a |V| + γ_{k+1} (|ĥ| + â |V|) (+ underflow terms).
+
+  This is computed as fl(fl(fl(q_a A_V) + r_h) κ + G) with q_a = fl(e_a + fl(g â)),
+  r_h = fl(e + fl(g |ĥ|)), g >= γ_{k+1}, κ = fl(1 + 2 γ_{k+5}) and A_V, G of V
+  (:func:`capacity.networks._rounding.propagated_bound`): two matmuls (â V, q_a A_V).  Every
+  path into the sum passes through at most k + 3 roundings of non-negative numbers and the
+  absolute losses are those of Claim 2 with n = k, so Claim 2's argument applies word for word.
+
+(Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1, any summation order, with or
+without FMA.)  Assumptions: IEEE binary round-to-nearest, no fast-math.
 """
 
 from __future__ import annotations
@@ -56,7 +65,8 @@ import numpy as np
 from flax import nnx
 
 from capacity.errors import ShapeError
-from capacity.networks._rounding import HIGHEST, affine_bound, gamma, map_chunks, unit_roundoff
+from capacity.networks._rounding import (HIGHEST, activation_error, affine_bound, bound_operands,
+                                        cache_rows, gamma_up, map_chunks, propagated_bound, unit_roundoff)
 
 #: NET.npz array names of the residual kind, in :class:`ResidualParams` order (read-out excluded).
 ARRAY_NAMES = ("res_in_kernel", "res_in_bias", "res_U", "res_s", "res_V")
@@ -122,31 +132,30 @@ def residual_apply(p: ResidualParams, x):
     return jnp.matmul(h, p.r, precision=HIGHEST) + p.c[None, :]
 
 
-def _checked_chunk(p: ResidualParams, x, u: float):
+def _checked_chunk(p: ResidualParams, ops, x, u: float):
+    ops_in, ops_u, ops_v, ops_r = ops
     dtype = x.dtype
-    tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
-    h, e, _ = affine_bound(x, jnp.zeros_like(x), p.w_in, p.b_in, u)
+    h, e, _ = affine_bound(x, None, p.w_in, p.b_in, u, ops=ops_in)  # x is stored exactly: no e term
     k = p.u.shape[2]
-    g_upd = gamma(k + 1, u)
-    infl_upd = 1.0 + 2.0 * gamma(k + 3, u)
+    g_upd = gamma_up(k + 1, u)
     margin0 = jnp.full(x.shape[:1], jnp.inf, dtype)
 
     def block(carry, usv):
         h, e, margin, rel = carry
-        uu, s, v = usv
-        z, ez, scale = affine_bound(h, e, uu, s, u)
+        uu, s, v, op_u, op_v = usv
+        z, ez, scale = affine_bound(h, e, uu, s, u, ops=op_u)
         dist = jnp.abs(z)
         margin = jnp.minimum(margin, jnp.min(dist, axis=-1, initial=jnp.inf))
-        rel = jnp.minimum(rel, jnp.min(dist / jnp.maximum(scale, tiny), axis=-1, initial=jnp.inf))
+        rel = jnp.minimum(rel, jnp.min(dist / scale, axis=-1, initial=jnp.inf))  # scale >= guard > 0
         a = jax.nn.relu(z)
-        av = jnp.abs(v)
+        ea = activation_error(z, ez, "relu")
         h_new = h + jnp.matmul(a, v, precision=HIGHEST)
-        upd_scale = jnp.abs(h) + jnp.matmul(a, av, precision=HIGHEST)
-        e_new = (e + jnp.matmul(ez, av, precision=HIGHEST) + g_upd * upd_scale) * infl_upd + (k + 3) * tiny
+        # e + e_a|V| + γ_{k+1}(|ĥ| + â|V|) as fl(fl(q_a A_V + r_h) κ + G), two matmuls (module docstring)
+        e_new = propagated_bound(ea + g_upd * a, op_v, e + g_upd * jnp.abs(h), k, u)
         return (h_new, e_new, margin, rel), None
 
-    (h, e, margin, rel), _ = jax.lax.scan(block, (h, e, margin0, margin0), (p.u, p.s, p.v))
-    out, bound, _ = affine_bound(h, e, p.r, p.c, u)
+    (h, e, margin, rel), _ = jax.lax.scan(block, (h, e, margin0, margin0), (p.u, p.s, p.v, ops_u, ops_v))
+    out, bound, _ = affine_bound(h, e, p.r, p.c, u, ops=ops_r)
     return out, bound, margin, rel
 
 
@@ -154,12 +163,17 @@ def _checked_chunk(p: ResidualParams, x, u: float):
 def residual_forward_bounded(p: ResidualParams, x, chunk: int = 4096):
     """Chunked, jitted forward pass with rigorous bounds (module docstring).
 
-    Returns out (N, dy), bound (N, dy), margin (N,) and rel_margin (N,): the smallest
-    |pre-activation| of any branch ReLU at each point, absolute and relative to the
-    scale |ĥ||U| + |s| (inf when there are no blocks).
+    ``chunk`` caps the rows per step (:func:`capacity.networks._rounding.cache_rows` may take
+    fewer).  Returns out (N, dy), bound (N, dy), margin (N,) and rel_margin (N,): the smallest
+    |pre-activation| of any branch ReLU at each point, absolute and relative to a scale
+    S >= |ĥ||U| + |s| (reported, not certified: never larger than relative to |ĥ||U| + |s| itself,
+    up to the rounding of the division; inf when there are no blocks).
     """
     u = unit_roundoff(x.dtype)
-    return map_chunks(lambda xc: _checked_chunk(p, xc, u), x, chunk)
+    stacked = jax.vmap(lambda w: bound_operands(w, u))  # per block, once, outside the chunk loop
+    ops = (bound_operands(p.w_in, u), stacked(p.u), stacked(p.v), bound_operands(p.r, u))
+    rows = cache_rows(chunk, max(p.w_in.shape + p.u.shape[1:] + p.r.shape))
+    return map_chunks(lambda xc: _checked_chunk(p, ops, xc, u), x, rows)
 
 
 # ------------------------------------------------------------------------ NNX module
