@@ -26,7 +26,7 @@ from flax import nnx
 
 from capacity.errors import ShapeError
 from capacity.networks._rounding import (HIGHEST, activation_error, add_bias, affine_bound, bound_operands, cache_rows,
-                                        map_chunks, unit_roundoff)
+                                        map_chunks, relative_margin, unit_roundoff)
 
 ACTIVATIONS = ("relu", "hardtanh")
 
@@ -93,11 +93,11 @@ def _bounded_chunk(kernels, biases, ops, x, activation: str, u: float):
     n_layers = len(kernels)
     for i, (w, b, op) in enumerate(zip(kernels, biases, ops)):
         # after a ReLU, ĥ >= 0: |ĥ| = ĥ (the input x and hard-tanh outputs can be negative)
-        z, bound, scale = affine_bound(h, e, w, b, u, nonneg=i > 0 and activation == "relu", ops=op)
+        z, bound, _ = affine_bound(h, e, w, b, u, nonneg=i > 0 and activation == "relu", ops=op)
         if i < n_layers - 1:
             dist = kink_distance(z, activation)
             margin = jnp.minimum(margin, jnp.min(dist, axis=-1))
-            rel = jnp.minimum(rel, jnp.min(dist / scale, axis=-1))  # scale >= guard > 0
+            rel = jnp.minimum(rel, relative_margin(dist, bound, w.shape[0], u))  # bound >= guard > 0
             e = activation_error(z, bound, activation)
             h = act(z)
         else:
@@ -124,8 +124,9 @@ def mlp_forward_bounded(kernels, biases, x, activation: str = "relu", chunk: int
       out (N, dy); bound (N, dy) with |out - f(x)| <= bound, f the same stored weights in exact
       arithmetic; margin (N,) the smallest distance of any hidden pre-activation from a kink;
       rel_margin (N,) that distance relative to a scale S >= |ĥ||W| + |b| (the scale at which
-      rounding acts): reported, not certified, and never larger than the distance over |ĥ||W| + |b|
-      itself (up to the rounding of the division; :mod:`capacity.networks._rounding`).
+      rounding acts): reported, not certified, never larger than the distance over |ĥ||W| + |b|
+      itself (equal up to O(n u) at the first layer, smaller where propagated error dominates;
+      :func:`capacity.networks._rounding.relative_margin`).
     """
     u = unit_roundoff(x.dtype)
     ops = [bound_operands(w, u) for w in kernels]  # once, outside the chunk loop

@@ -66,7 +66,8 @@ from flax import nnx
 
 from capacity.errors import ShapeError
 from capacity.networks._rounding import (HIGHEST, activation_error, affine_bound, bound_operands,
-                                        cache_rows, gamma_up, map_chunks, propagated_bound, unit_roundoff)
+                                        cache_rows, gamma_up, map_chunks, propagated_bound, relative_margin,
+                                        unit_roundoff)
 
 #: NET.npz array names of the residual kind, in :class:`ResidualParams` order (read-out excluded).
 ARRAY_NAMES = ("res_in_kernel", "res_in_bias", "res_U", "res_s", "res_V")
@@ -143,10 +144,10 @@ def _checked_chunk(p: ResidualParams, ops, x, u: float):
     def block(carry, usv):
         h, e, margin, rel = carry
         uu, s, v, op_u, op_v = usv
-        z, ez, scale = affine_bound(h, e, uu, s, u, ops=op_u)
+        z, ez, _ = affine_bound(h, e, uu, s, u, ops=op_u)
         dist = jnp.abs(z)
         margin = jnp.minimum(margin, jnp.min(dist, axis=-1, initial=jnp.inf))
-        rel = jnp.minimum(rel, jnp.min(dist / scale, axis=-1, initial=jnp.inf))  # scale >= guard > 0
+        rel = jnp.minimum(rel, relative_margin(dist, ez, uu.shape[0], u))  # ez >= guard > 0
         a = jax.nn.relu(z)
         ea = activation_error(z, ez, "relu")
         h_new = h + jnp.matmul(a, v, precision=HIGHEST)
