@@ -9,21 +9,27 @@ normal number (2^-1022), c_k = Σ_j A_jk the column sums of A (below).
 **Arithmetic model.**  IEEE-754 binary round-to-nearest, any summation order, with or without
 FMA, no fast-math reassociation beyond that.  Every operation's result is (exact)(1 + δ) + η with
 |δ| <= u and |η| < τ: this covers gradual underflow *and* flush-to-zero of subnormal results.
-Subnormal *operands* may be read as zero (denormals-are-zero): XLA on CPU does both, measured.  A
-subnormal weight is then a zero weight on the device, which :func:`bound_operands` covers by
-raising it to 2τ/γ_{n+1} in A; a subnormal input or activation read as zero loses less than
-τ |W_jk| per product, which the guard G covers (its 4 c_k τ term).
+Subnormal *operands* may be read as zero (denormals-are-zero): XLA on CPU does both (measured:
+``jit(lambda v: v * 4.0)`` of 2^-1024 gives 0).  A subnormal weight is then a zero weight on the
+device (it loses |ĥ_j| |W_jk| < τ |ĥ_j|), which :func:`bound_operands` covers by raising it to
+2τ/γ_{n+1} in A; a subnormal input or activation read as zero loses less than τ |W_jk| per
+product, which the guard G covers (its 4 c_k τ term).
 
 **Claim 1 (pre-activation).**  ẑ = fl(fl(ĥ W) + b) satisfies
 
-    |ẑ - z| <= e |W| + γ_{n+1} (|ĥ| |W| + |b|) + (2 n + 2 + c_k) τ.
+    |ẑ - z| <= e |W| + γ_{n+1} (|ĥ| |W| + |b|) + (2 n + 2 + c_k) τ + τ Σ_{j in S_k} |ĥ_j|,
+
+S_k = {j : W_jk subnormal} (the last two terms are zero on hardware without flush-to-zero and
+denormals-are-zero, and negligible on any).
 
 Proof.  Higham (*Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1, Lemma 3.1): a
 dot product of length n computed in any order, then one addition of b, is
 Σ_j ĥ_j W_jk (1 + θ_j) + b_k (1 + θ_b) with |θ| <= γ_{n+1}, so
 |ẑ - (ĥ W + b)| <= γ_{n+1} (|ĥ| |W| + |b|) when nothing underflows.  The n products and n
 additions each add |η| < τ, carried by later roundings by at most a factor 1 + γ_n: below
-(2 n + 2) τ; operands read as zero lose less than c_k τ (above).  Finally |(ĥ - h) W| <= e |W|.
+(2 n + 2) τ (the bias, if read as zero, less than τ); activations read as zero lose less than
+c_k τ and weights read as zero less than τ Σ_{j in S_k} |ĥ_j| (above).  Finally
+|(ĥ - h) W| <= e |W|.
 
 **Claim 2 (computing the bound: two matmuls per layer).**  With float constants g >= γ_{n+1}
 (:func:`gamma_up`), κ = fl(1 + 2 γ_{n+5}) and G_k = fl((4 c_k + 5 n + 10) τ), the code computes
@@ -35,7 +41,8 @@ with A >= |W| (:func:`bound_operands`); after a ReLU ĥ >= 0 and |ĥ| = ĥ is no
 Then B is at least the right-hand side of Claim 1.  Proof.  Every operation acts on non-negative
 numbers, so each rounding loses at most a factor (1 - u) and an absolute τ.  A path from an
 input to R passes through at most n + 3 roundings (two for q, n for the dot product, one for
-the addition of g|b|), so with M = e |W| + g (|ĥ| |W| + |b|) (exact),
+the addition of g|b|), so with M = e |W| + g (|ĥ| |W| + |b|) + 1.99 τ Σ_{j in S_k} |ĥ_j| (exact;
+for j in S_k, g A_jk >= 2τ (1 - 2u)),
 R >= (1 - u)^{n+3} M - (2 c_k + 2 n + 2) τ  (each q_j lost at most 2τ, weighted by A_jk).  The
 two last roundings give B >= κ (1 - u)^{n+5} M - (2 c_k + 2 n + 2) κ τ - 2 τ + (1 - u) G, and
 κ (1 - u)^{n+5} >= (1 + γ_{n+5})(1 - u)^{n+5} >= 1 (fl(1 + 2γ) >= 1 + γ since γ_{n+5} > u), while
