@@ -87,6 +87,36 @@ def test_cancellation_error_is_far_above_the_output_scale_yet_covered(act):
     assert np.all(err <= bound)
 
 
+def kink_net(seed, act, width=16, n=40, big=1e8):
+    """A first layer whose every unit sits, at one of the points, within its rounding error of a kink
+    (0 for ReLU, 1 for hard-tanh): the bias cancels the computed product up to s ~ 1e-7, while the
+    products (~1e10) carry a rounding error ~1e-6, so the computed and exact sides of the kink often
+    differ.  The second layer reads each unit alone with weight 1e3, so an error dropped at a kink
+    would show at the output."""
+    rng = np.random.default_rng(seed)
+    t = rng.standard_normal(n) * 100
+    x = np.stack([t, t + rng.standard_normal(n) * 1e-7], axis=1)
+    w0 = np.stack([np.ones(width), -np.ones(width)]) * big * (1 + rng.random(width))
+    pick = rng.integers(n, size=width)
+    b0 = -(x @ w0)[pick, np.arange(width)] + (0.0 if act == "relu" else 1.0) + rng.standard_normal(width) * 1e-7
+    return [w0, np.eye(width) * 1e3], [b0, np.zeros(width)], x
+
+
+@pytest.mark.parametrize("act", ["relu", "hardtanh"])
+def test_units_whose_computed_side_of_the_kink_is_wrong_keep_their_error(act):
+    """Claim 3: a unit's error is dropped only where ẑ is past the kink by more than its bound; at points
+    where the computed pre-activation is on the flat side but the exact one is not, the error stays."""
+    ks, bs, x = kink_net(61, act)
+    z, zb, _, _ = bounded(ks[:1], bs[:1], x, act)
+    exact_z = exact.exact_outputs(ks[:1], bs[:1], x, act)
+    kink = 0.0 if act == "relu" else 1.0
+    wrong_side = sum(1 for i, j in np.ndindex(z.shape) if (z[i, j] < kink) != (Fraction(exact_z[i, j]) < kink))
+    assert wrong_side > 0  # the situation under test does occur
+    out, bound, _, _ = bounded(ks, bs, x, act)
+    err = exact_error(out, exact.exact_outputs(ks, bs, x, act))
+    assert np.all(err <= bound) and np.max(err) > 1e-5
+
+
 def test_subnormal_weights_and_inputs_are_covered():
     """XLA on CPU reads subnormals as zero (DAZ): x = 1e-310 times a weight 1e300 contributes 1e-10 to the
     exact output but 0 on the device; a weight 1e-310 times 1e10 likewise.  The bound covers both."""
@@ -162,15 +192,24 @@ def test_relative_margin_is_faithful_at_the_input_layer_and_never_larger_deeper(
     assert np.all(rel <= ref * slack)
 
 
-def test_residual_bound_covers_exact_error_with_cancellation():
-    """The residual twin against the exact outputs of its MLP form (the same function exactly)."""
-    from flax import nnx
+@pytest.mark.parametrize("dominant", ["stream", "branch"])
+def test_residual_bound_covers_exact_error_with_cancellation(dominant):
+    """The residual twin against the exact outputs of its MLP form (the same function exactly).  The input
+    map cancels (x = (t, t + δ) against columns ≈ 1e8 (1, -1)), so the stream starts with an error far
+    above its rounding; with small branch outputs V that error must be carried along the stream, with
+    large U and V it must be carried through the branches: both paths of the update bound are needed."""
+    from capacity.networks import ResidualParams
 
-    net = ResidualNet(ResNet.random(3, 5, 3, 6, 2, rngs=nnx.Rngs(51)).arrays())
-    p = net.params._replace(u=net.params.u * 1e4, v=net.params.v * 1e-4)  # large branch inputs, small updates
+    rng = np.random.default_rng(53)
+    d, nb, k = 4, 2, 3
+    w_in = np.stack([np.ones(d), -np.ones(d)]) * 1e8 * (1 + rng.random(d))
+    su, sv = (1.0, 1e-3) if dominant == "stream" else (10.0, 10.0)
+    p = ResidualParams(w_in, rng.standard_normal(d), rng.standard_normal((nb, d, k)) * su, rng.standard_normal((nb, k)),
+                       rng.standard_normal((nb, k, d)) * sv, rng.standard_normal((d, 1)), rng.standard_normal(1))
+    t = rng.standard_normal(30) * 100
+    x = np.stack([t, t + rng.standard_normal(30) * 1e-7], axis=1)
     net = ResidualNet(p)
-    x = np.random.default_rng(52).standard_normal((30, 3)) * 10
     out, bound, _, _ = (np.asarray(a) for a in net.forward_bounded(x))
     mlp = net.as_mlp()
     err = exact_error(out, exact.exact_outputs(mlp.kernels, mlp.biases, x))
-    assert np.all(err <= bound) and np.max(err) > 0
+    assert np.all(err <= bound) and np.max(err) > 1e-8
