@@ -11,20 +11,15 @@ one jit-compiled, chunked pass over the N points (memory stays bounded):
 
 * the float64 outputs f̂(x_i) and the max residual  max_i |f̂(x_i) - y_i|;
 * a **rigorous** bound e_i >= |f̂(x_i) - f(x_i)|, where f is the same stored weights
-  evaluated in exact real arithmetic.  Layer by layer, with n the fan-in and
-  γ_k = k·u/(1 - k·u) (u = 2^-53 for float64),
-
-      |ẑ - z| <= e_prev·|W| + γ_{n+1}·(|ĥ|·|W| + |b|)
-
-  (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1: valid for any
-  summation order, with or without FMA), and ReLU / hard-tanh are 1-Lipschitz so the
-  bound passes through the activation unchanged.  The bound itself is computed in
-  floating point from non-negative terms and inflated by (1 + 2γ_{n+3}) plus an
-  absolute underflow guard, which makes it an upper bound.  Assumptions: IEEE-754
-  binary64 round-to-nearest, no fast-math, matmuls at ``precision="highest"``.
+  evaluated in exact real arithmetic: Higham's per-layer bound (γ_k = k·u/(1 - k·u),
+  u = 2^-53), two matmuls per layer (ĥ·W and (e + γ|ĥ|)·|W|), propagated through the
+  1-Lipschitz activations (a unit whose computed value lies past a flat piece by more than
+  its bound passes on zero error), computed with upward inflation and a guard for flushed
+  subnormals.  The proof and its assumptions are in :mod:`capacity.networks._rounding`.
 * the kink margin: min over data and hidden units of the distance of a
-  pre-activation from the activation's kink(s) (0 for ReLU, ±1 for hard-tanh), both
-  absolute and relative to (|ĥ||W| + |b|) (the scale at which rounding acts);
+  pre-activation from the activation's kink(s) (0 for ReLU, ±1 for hard-tanh), absolute,
+  and relative to the scale at which rounding acts (a conservative value: never larger
+  than distance / (|ĥ||W| + |b|), equal to it at the first layer; reported, not certified);
 * the weight dynamic range: max |w| and min non-zero |w| over all layers.
 
 Certification levels (never more than is shown):
@@ -138,8 +133,8 @@ class Report:
             f"widths              {self.widths_text()} ({self.activation}, {self.dtype})",
             f"max residual        {self.max_residual:.3e}  (float64 forward pass)",
             f"rigorous bound      {self.certified_residual:.3e}  (residual + a-priori rounding bound {self.max_bound:.2e})",
-            f"kink margin         {self.kink_margin:.3e}  (smallest |pre-activation - kink|; relative to "
-            f"|h||W|+|b|: {self.rel_kink_margin:.2e})",
+            f"kink margin         {self.kink_margin:.3e}  (smallest |pre-activation - kink|; relative to the "
+            f"rounding scale |h||W|+|b|, conservatively: {self.rel_kink_margin:.2e})",
             f"max|W|              {self.max_abs_weight:.3e}  (dynamic range max|W|/min|W| = {self.dynamic_range:.2e})",
         ]
         if self.accuracy is not None:
