@@ -224,8 +224,13 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     relu = activation == "relu"
     fan = fan_max + 1
     if h_ints is not None:
-        hmax = max((abs(v) for v in h_ints.ravel().tolist()), default=0)
-        eh = int(h_den)
+        vals = h_ints.ravel().tolist()
+        g = math.gcd(int(h_den), *vals)  # the same rationals over the smallest common denominator
+        if g > 1:  # (e.g. integer-valued layers of an integer network fed with float data: E -> 1)
+            vals = [v // g for v in vals]
+            h_ints = np.array(vals + [0], dtype=object)[:-1].reshape(h_ints.shape)
+        hmax = max((abs(v) for v in vals), default=0)
+        eh = int(h_den) // g
         primes = _prime_count(hmax, fan)
         flat = h_ints.reshape(-1)
         hr = np.empty((len(primes), flat.size))

@@ -466,10 +466,11 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
     1/2 + δ_j < f < 1 - δ_j proves Z < 0 with |Z|/M_j within δ_j of 1 - f, and f <= δ_j or
     f >= 1 - δ_j proves |Z| <= 2 δ_j M_j: such entries are redone with the fewest primes j' whose
     product exceeds 4 δ_j M_j (+1), still with |Z| < M_{j'}/2.  With one prime left the value is
-    its symmetric residue.  After ``levels`` levels the entries still small get their signs and
+    its symmetric residue.  Entries whose residues are all one integer r_0 are r_0 (no other value
+    in (-M/2, M/2) has these residues): small values cost one comparison.  After ``levels`` levels the entries still small get their signs and
     bounds from the mixed-radix digits (:func:`_digits_bounds`; each level removes only one prime,
     so values far below the bound are cheaper by digits).  Entries with f within δ_j of 1/2 (|Z| close to M_j/2, only when the
-    bound is nearly attained) and entries whose residues all vanish (Z = 0) are decided exactly.
+    bound is nearly attained) are decided exactly by the textbook CRT.
     """
     k = len(primes)
     r = np.asarray(res, dtype=np.float64).reshape(k, -1)
@@ -480,7 +481,13 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
     if n == 0:
         return sign, lo, hi
     ps = [int(p) for p in primes.tolist()]
-    idx = np.flatnonzero(np.any(r != 0, axis=0))
+    same = np.all(r == r[0], axis=0)  # Z = r_0 exactly: Z = r_0 (mod every p_i) and |r_0| <= (p_0+1)/2 < M/2
+    if k == 1:
+        same &= np.abs(r[0]) < primes[0] / 2.0
+    v0 = r[0, same]
+    sign[same] = np.sign(v0).astype(np.int8)
+    lo[same] = hi[same] = np.abs(v0)
+    idx = np.flatnonzero(~same)
     j = k
     level = 0
     while idx.size:
@@ -491,6 +498,8 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
         level += 1
         if j == 1:
             v = r[0, idx]
+            p0 = float(ps[0])
+            v = np.where(v > (p0 - 1) / 2, v - p0, np.where(v < -(p0 - 1) / 2, v + p0, v))  # |Z| < p_0/2
             sign[idx] = np.sign(v).astype(np.int8)
             lo[idx] = hi[idx] = np.abs(v)
             break
