@@ -50,7 +50,8 @@ from capacity.exact._filter import FloatPass, ResidualFloatPass
 from capacity.exact._modular import Layer, mlp_chunk
 from capacity.exact._numbers import (Pow2Table, Scaled, float_down, float_up, frac_str, to_dyadic,  # noqa: F401
                                      to_scaled_ints)
-from capacity.exact._rational import RatLayer, is_long, q, q_of_float_array, rational_chunk
+from capacity.exact._rational import (RatLayer, is_long, q, q_of_float_array, rational_chunk,
+                                     rational_residual_chunk)
 from capacity.exact._residual import ResidualNet, residual_chunk
 from capacity.exact._sweep import rank_one, sweep
 
@@ -421,6 +422,8 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
     tolq = _check_tol(tol)
     if len(params) != 7:
         raise ValueError("params must be the 7 arrays (w_in, b_in, U, s, V, R, c)")
+    if any(is_long(p) for p in params):  # long, unrelated denominators: canonical rationals throughout
+        return _certify_residual_rational(params, x, y, tolq, chunk, progress, t0)
     net = ResidualNet(*params)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != net.inp.n:
@@ -481,3 +484,36 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
                        kink_distance=kink if all_exact else None, method="integer matrices (multimodular), residual",
                        tiers={"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None},
                        peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
+
+
+def _certify_residual_rational(params, x, y, tolq, chunk, progress, t0) -> ExactResult:
+    """certify_residual on the canonical-rational path (see :mod:`capacity.exact._rational`)."""
+    w_in, b_in, U, s, V, R, c = (np.asarray(p) for p in params)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != w_in.shape[0]:
+        raise ValueError(f"x must be (N, {w_in.shape[0]}); got shape {x.shape}")
+    n = x.shape[0]
+    y = _targets(y, n, R.shape[1])
+    blocks = [(RatLayer(U[b], s[b]), RatLayer(V[b], np.zeros(V.shape[2]))) for b in range(U.shape[0])]
+    net = (RatLayer(w_in, b_in), blocks, RatLayer(R, c))
+    chunk = int(chunk) if chunk else _default_chunk([w_in.shape[1]])
+    prog, bar = _progress_fn(progress)
+    residual, kink = Fraction(0), None
+    n_chunks = -(-n // chunk) if n else 0
+    for ci, a in enumerate(range(0, n, chunk)):
+        b = min(n, a + chunk)
+        r, k = rational_residual_chunk(net, q_of_float_array(x[a:b]), b - a, q_of_float_array(y[a:b]))
+        residual = max(residual, r)
+        if k is not None:
+            kink = k if kink is None else min(kink, k)
+        if prog is not None:
+            prog(ci + 1, n_chunks)
+    if bar is not None:
+        bar.close()
+    level = _level(residual, tolq, True)
+    return ExactResult(level=level, exact_residual=frac_str(residual), exact_residual_float=float_up(residual),
+                       n_checked=n * y.shape[1], seconds=time.perf_counter() - t0, backend=BACKEND,
+                       min_abs_preactivation=None if kink is None else float_down(kink), notes=[], residual=residual,
+                       kink_distance=kink, method="canonical rationals (long denominators), residual",
+                       tiers={"float_filter": 0, "exact": n, "pattern_certified": None},
+                       peak_rss_bytes=_peak_rss(), residual_upper=float_up(residual), residual_is_exact=True)

@@ -220,6 +220,8 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     digits when a later layer needs them, so the bound does not compound over depth.
     """
     pow2 = pow2 or Pow2Table()
+    if fp is not None and rows is not None and len(rows) == fp.out.shape[0]:
+        rows = slice(None)  # every row (sorted, distinct indices): views instead of copies
     n_layers = len(layers)
     relu = activation == "relu"
     fan = fan_max + 1
@@ -241,7 +243,7 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
         hmax = x_s.max_abs()
         eh = x_s.denom
         primes = _prime_count(hmax, fan)
-        hr = x_s.residues(primes, pow2)
+        hr = x_s.residues(primes, pow2) if fp is None else None  # with fp: the plan's primes below
     out = ChunkResult()
 
     def layer_need(li, eh, hmax):
@@ -272,10 +274,11 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     if fp is not None:
         # float bounds are tight and known up front: give every layer the primes of the largest
         # need at or after it (a suffix maximum), so residues are only ever sliced, never extended
-        needs, e_, h_ = [], eh, hmax
+        needs, bs_, e_, h_ = [], [], eh, hmax
         for li in range(start_layer, n_layers):
             b_, nd = layer_need(li, e_, h_)
             needs.append(nd)
+            bs_.append(b_)
             h_ = b_ if relu else min(b_, e_ * layers[li].L)
             e_ = e_ * layers[li].L
         plan = [max(needs[i:]) for i in range(len(needs))]
@@ -285,9 +288,10 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     for li in range(start_layer, n_layers):
         lay = layers[li]
         last = li == n_layers - 1
-        b, need = layer_need(li, eh, hmax)
         if plan is not None:
-            need = plan[li - start_layer]
+            b, need = bs_[li - start_layer], plan[li - start_layer]
+        else:
+            b, need = layer_need(li, eh, hmax)
         want = _prime_count(need, fan)
         hr = _adjust(hr, primes, want)
         primes = want

@@ -168,3 +168,33 @@ def rational_chunk(layers: list, activation: str, h: list, m: int, y: list | Non
         fr = [to_fraction(v) for v in h]
         outputs = [fr[i * width:(i + 1) * width] for i in range(m)]
     return residual, (None if kink is None else to_fraction(kink)), outputs
+
+
+def _add_bias(z: list, b: list) -> list:
+    o = len(b)
+    return [v + b[i % o] for i, v in enumerate(z)]
+
+
+def rational_residual_chunk(params_q, x: list, m: int, y: list):
+    """A residual network (params as RatLayers: inp, [(U_b with bias s_b, V_b)], out) on ``m`` points in
+    canonical rationals: (exact max |f - y|, exact min |branch pre-activation| or None)."""
+    inp, blocks, out = params_q
+    zero = q(0)
+    h = _add_bias(RatMatrix(m, inp.n, x).matmul(inp.k).entries(), inp.b) if m else []
+    d = inp.o
+    kink = None
+    for lu, lv in blocks:
+        if not m:
+            break
+        z = _add_bias(RatMatrix(m, d, h).matmul(lu.k).entries(), lu.b)
+        mk = min((abs(v) for v in z), default=None)
+        if mk is not None:
+            kink = mk if kink is None else min(kink, mk)
+        a = [v if v > zero else zero for v in z]
+        t = RatMatrix(m, lu.o, a).matmul(lv.k).entries()
+        h = [u + v for u, v in zip(h, t)]
+    if not m:
+        return Fraction(0), None
+    f = _add_bias(RatMatrix(m, d, h).matmul(out.k).entries(), out.b)
+    res = max((abs(u - v) for u, v in zip(f, y)), default=zero)
+    return to_fraction(res), (None if kink is None else to_fraction(kink))

@@ -18,7 +18,8 @@ import capacity.exact as ex
 from capacity.exact import certify_mlp, exact_outputs
 from capacity.exact._numbers import crt_float, prime_list, symmetric
 from capacity.exact._rational import is_long
-from tests.exact.test_exact_engine import as_floats, rank_one_net, ref_mlp, ref_residual
+from capacity.exact import certify_residual
+from tests.exact.test_exact_engine import as_floats, rank_one_net, ref_mlp, ref_residual, ref_residual_net
 
 
 def long_fraction(rng, v, bits=40):
@@ -171,4 +172,24 @@ def test_residual_over_gcd_of_denominators(scale):
     y = as_floats(out) + scale * rng.integers(-3, 4, size=(9, 1))
     for filt in (True, False):
         r = certify_mlp(ks, bs, x, y, tol=0.0, float_filter=filt)
+        assert r.residual == ref_residual(out, y) and r.kink_distance == kink
+
+
+def test_rational_residual_net_equals_integer_path_and_reference(monkeypatch):
+    rng = np.random.default_rng(6)
+    dx, D, nb, k, dy = 3, 4, 3, 2, 2
+    params = (rng.normal(size=(dx, D)), rng.normal(size=D), longify(rng, rng.normal(size=(nb, D, k))),
+              longify(rng, rng.normal(size=(nb, k))), longify(rng, rng.normal(size=(nb, k, D))),
+              rng.normal(size=(D, dy)), rng.normal(size=dy))
+    assert is_long(params[2])
+    x = rng.normal(size=(9, dx))
+    out, kink = ref_residual_net(params, x)
+    y = as_floats(out)
+    res = {}
+    for rational in (True, False):
+        force(monkeypatch, rational)
+        res[rational] = certify_residual(params, x, y, chunk=4)
+        assert ("canonical" in res[rational].method) == rational
+        assert certify_residual(params, x, np.array(out, dtype=object)).level == "certified-exact"
+    for r in res.values():
         assert r.residual == ref_residual(out, y) and r.kink_distance == kink
