@@ -16,6 +16,16 @@ package computes it without per-entry Python rationals:
   hidden layers are evaluated by a sweep over the sorted projection, O((kinks + 1) d2 + N) exact
   operations; a third (output) layer is folded into the sweep, deeper layers continue on integer
   matrices.
+* **Canonical rationals** (:mod:`capacity.exact._rational`): when some layer's lcm denominator is
+  long (an exact test of the stored weights: lcm longer than 4 x the longest denominator + 256
+  bits, as in the exact rebuilds of constructions with unrelated denominators), the network is
+  evaluated in reduced rationals (python-flint ``fmpq`` / ``fmpq_mat``): the sweep on them
+  directly, other layers as exact rational matrix products; residual networks likewise.
+* **Exact-weight networks** (no float pass): signs and rigorous magnitude bounds of every entry
+  come from :func:`capacity.exact._numbers.crt_float` (a float CRT, O(primes) passes, proved
+  there), exact values only for the candidates of the extremes; a layer fed with exact integers
+  (the sweep's output) is first put over the smallest common denominator (a gcd), so integer-valued
+  layers fed with float data (Vardi's bit extraction) work with their own small integers.
 * **The float filter** (:mod:`capacity.exact._filter`): a float64 pass with a rigorous a-posteriori
   error bound per point (proved there).  When ``tol > 0`` a point whose residual bound is <= tol is
   certified without exact work (tier ``float_filter``); its sign information also spares the exact
@@ -59,7 +69,7 @@ __all__ = ["ExactResult", "certify_mlp", "certify_residual", "exact_outputs", "t
            "is_rank_one", "LEVELS"]
 
 LEVELS = ("certified-exact", "certified-bound", "failed")
-BACKEND = "numpy multimodular (float64 BLAS residues) + Python ints"
+BACKEND = "numpy multimodular (float64 BLAS residues) + Python ints; python-flint fmpq for long denominators"
 
 
 @dataclasses.dataclass

@@ -16,7 +16,9 @@ from the exact maximum of the layer's input (read from the digits) and the exact
 residues extended to further primes through the mixed-radix digits when a deeper layer needs them
 (so that bounds do not compound over depth).  A sign is read
 from the float filter where |ẑ| > e (rigorous, Claim 1-3 of :mod:`capacity.exact._filter`) and
-from the exact mixed-radix digits everywhere else.  Exact values (for the kink distance and the
+from the exact mixed-radix digits everywhere else; without a float pass (exact weights or data),
+ReLU signs and per-entry magnitude bounds come from :func:`capacity.exact._numbers.crt_float`.
+Exact values (for the kink distance and the
 residual) are reconstructed only for the entries that can attain the minimum / maximum.
 """
 

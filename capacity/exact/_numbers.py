@@ -467,10 +467,11 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
     f >= 1 - δ_j proves |Z| <= 2 δ_j M_j: such entries are redone with the fewest primes j' whose
     product exceeds 4 δ_j M_j (+1), still with |Z| < M_{j'}/2.  With one prime left the value is
     its symmetric residue.  Entries whose residues are all one integer r_0 are r_0 (no other value
-    in (-M/2, M/2) has these residues): small values cost one comparison.  After ``levels`` levels the entries still small get their signs and
-    bounds from the mixed-radix digits (:func:`_digits_bounds`; each level removes only one prime,
-    so values far below the bound are cheaper by digits).  Entries with f within δ_j of 1/2 (|Z| close to M_j/2, only when the
-    bound is nearly attained) are decided exactly by the textbook CRT.
+    in (-M/2, M/2) has these residues): small values cost one comparison.  After ``levels`` levels
+    the entries still small get their signs and bounds from the mixed-radix digits
+    (:func:`_digits_bounds`; each level removes only one prime, so values far below the bound are
+    cheaper by digits).  Entries with f within δ_j of 1/2 (|Z| close to M_j/2, only when the bound
+    is nearly attained) are decided exactly by the textbook CRT.
     """
     k = len(primes)
     r = np.asarray(res, dtype=np.float64).reshape(k, -1)

@@ -33,7 +33,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._modular import Layer
 from capacity.exact._numbers import Scaled
 from capacity.exact._rational import RatLayer, to_fraction
 
