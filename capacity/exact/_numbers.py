@@ -290,17 +290,44 @@ def primes_needed(bound: int, primes: np.ndarray) -> int:
 
 def garner(res: np.ndarray, primes: np.ndarray) -> np.ndarray:
     """Mixed-radix digits (int64, same shape as res) of the value in [0, M) with the given
-    residues: value = v_0 + v_1 p_0 + v_2 p_0 p_1 + ...  (res: float or int, any sign)."""
+    residues: value = v_0 + v_1 p_0 + v_2 p_0 p_1 + ...  (res: float or int, any sign, |res| < 2^52).
+
+    Float64 arithmetic, exact: every operand is an integer below 2^52 in magnitude ((t - v_j) in
+    (-p, p) times an inverse below p), and t - floor(t fl(1/p)) p is exact and lies in (-p, 2p),
+    brought into [0, p) by one conditional step each way."""
     k = len(primes)
     ps = [int(p) for p in primes.tolist()]
-    r = np.asarray(res)
-    v = np.empty(r.shape, dtype=np.int64)
+    if np.asarray(res)[0].size < 8192:  # small: fewer NumPy calls per step (int64 remainders)
+        return _garner_int(res, ps)
+    r = np.asarray(res, dtype=np.float64)
+    v = np.empty(r.shape, dtype=np.float64)
+
+    def red(t, p, ip):
+        t -= np.floor(t * ip) * p
+        t += np.where(t < 0, p, 0.0)
+        t -= np.where(t >= p, p, 0.0)
+        return t
+
     for i in range(k):
         p = ps[i]
+        pf, ip = float(p), 1.0 / p
+        t = red(r[i].copy(), pf, ip)
+        for j in range(i):
+            inv = float(pow(ps[j] % p, -1, p))
+            t -= v[j]
+            t *= inv
+            t = red(t, pf, ip)
+        v[i] = t
+    return v.astype(np.int64)
+
+
+def _garner_int(res, ps: list) -> np.ndarray:
+    r = np.asarray(res)
+    v = np.empty(r.shape, dtype=np.int64)
+    for i, p in enumerate(ps):
         t = np.remainder(r[i].astype(np.int64), p)
         for j in range(i):
-            inv = pow(ps[j] % p, -1, p)
-            t = np.remainder((t - v[j]) * inv, p)  # |t - v_j| < 2^27, times inv < 2^26: fits int64
+            t = np.remainder((t - v[j]) * pow(ps[j] % p, -1, p), p)  # |t - v_j| < 2^27, inv < 2^26: int64
         v[i] = t
     return v
 
