@@ -8,8 +8,11 @@ Run for real:
 Without ``--benchmark-enable`` (the default) each benchmark runs once on small sizes as a smoke
 test.  The baseline is ``capacity.verification.verify`` on the same network and data, timed in
 the same run after a first call (JIT compile time excluded); ``extra_info["ratio_to_float_verify"]``
-is the figure to quote (exact wall time / float verify wall time), next to the tier counts and
-the process's peak RSS.  (For the scaling table with per-process peak memory see
+is the figure to quote (exact wall time / float verify wall time, the verify best of 3), next to
+the tier counts and the process's peak RSS.  ``BENCH_EXACT_RATIONAL_N`` sizes yun3's rational
+rebuild (long denominators: the canonical-rational path), ``BENCH_EXACT_VARDI_N`` Vardi's deep
+exact-integer network (baseline: a NumPy forward pass of its weights rounded to float64),
+``BENCH_EXACT_REPEATS`` the best-of count of the exact general-network runs.  (For the scaling table with per-process peak memory see
 ``benchmarks/exact_scaling.py``.)
 """
 
