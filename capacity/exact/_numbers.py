@@ -551,14 +551,15 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
         sign[idx[pos]] = 1
         sign[idx[neg]] = -1
         with np.errstate(over="ignore"):
-            lo[dec] = np.maximum(d[pos | neg] - delta, 0.0) * mf * (1 - 4 * 2.0**-53)
+            lo[dec] = np.maximum(d[pos | neg] - delta, 0.0) * (mf if mf < math.inf else 0.0) * (1 - 4 * 2.0**-53)
             hi[dec] = (d[pos | neg] + delta) * mf * (1 + 4 * 2.0**-53)
         if mid.any():
             vals = crt_values(r[:j, idx[mid]], primes[:j])
             for i, v in zip(idx[mid].tolist(), vals):
                 sign[i] = (v > 0) - (v < 0)
-                lo[i] = float_down(Fraction(abs(v)))
-                hi[i] = float_up(Fraction(abs(v))) if abs(v).bit_length() < 1020 else math.inf
+                big = abs(v).bit_length() >= 1020
+                lo[i] = 0.0 if big else float_down(Fraction(abs(v)))
+                hi[i] = math.inf if big else float_up(Fraction(abs(v)))
         idx = idx[small]
         if not idx.size:
             break
@@ -572,8 +573,9 @@ def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
             vals = crt_values(r[:j, idx], primes[:j])
             for i, v in zip(idx.tolist(), vals):
                 sign[i] = (v > 0) - (v < 0)
-                lo[i] = float_down(Fraction(abs(v)))
-                hi[i] = float_up(Fraction(abs(v)))
+                big = abs(v).bit_length() >= 1020
+                lo[i] = 0.0 if big else float_down(Fraction(abs(v)))
+                hi[i] = math.inf if big else float_up(Fraction(abs(v)))
             break
         j = jn
     return sign, lo, hi

@@ -193,3 +193,16 @@ def test_rational_residual_net_equals_integer_path_and_reference(monkeypatch):
         assert certify_residual(params, x, np.array(out, dtype=object)).level == "certified-exact"
     for r in res.values():
         assert r.residual == ref_residual(out, y) and r.kink_distance == kink
+
+
+def test_crt_float_beyond_the_float_range():
+    # products of primes above 2^1024: bounds stay rigorous (lo 0 / hi inf where floats overflow)
+    ps = prime_list(3, 48)
+    m = math.prod(int(p) for p in ps)
+    h = (m - 1) // 2
+    vals = [h, -h, h // 3, -(2**1100) - 7, 2**1000 + 1, 2**60 + 5, -3, 0]
+    res = symmetric(np.array([[v % int(p) for v in vals] for p in ps], dtype=np.float64), ps)
+    s, lo, hi = crt_float(res, ps)
+    for v, si, l, u in zip(vals, s.tolist(), lo.tolist(), hi.tolist()):
+        assert si == (v > 0) - (v < 0)
+        assert l <= abs(v) and (u == math.inf or abs(v) <= Fraction(u))
