@@ -16,6 +16,16 @@ package computes it without per-entry Python rationals:
   hidden layers are evaluated by a sweep over the sorted projection, O((kinks + 1) d2 + N) exact
   operations; a third (output) layer is folded into the sweep, deeper layers continue on integer
   matrices.
+* **Canonical rationals** (:mod:`capacity.exact._rational`): when some layer's lcm denominator is
+  long (an exact test of the stored weights: lcm longer than 4 x the longest denominator + 256
+  bits, as in the exact rebuilds of constructions with unrelated denominators), the network is
+  evaluated in reduced rationals (python-flint ``fmpq`` / ``fmpq_mat``): the sweep on them
+  directly, other layers as exact rational matrix products; residual networks likewise.
+* **Exact-weight networks** (no float pass): signs and rigorous magnitude bounds of every entry
+  come from :func:`capacity.exact._numbers.crt_float` (a float CRT, O(primes) passes, proved
+  there), exact values only for the candidates of the extremes; a layer fed with exact integers
+  (the sweep's output) is first put over the smallest common denominator (a gcd), so integer-valued
+  layers fed with float data (Vardi's bit extraction) work with their own small integers.
 * **The float filter** (:mod:`capacity.exact._filter`): a float64 pass with a rigorous a-posteriori
   error bound per point (proved there).  When ``tol > 0`` a point whose residual bound is <= tol is
   certified without exact work (tier ``float_filter``); its sign information also spares the exact
@@ -50,6 +60,8 @@ from capacity.exact._filter import FloatPass, ResidualFloatPass
 from capacity.exact._modular import Layer, mlp_chunk
 from capacity.exact._numbers import (Pow2Table, Scaled, float_down, float_up, frac_str, to_dyadic,  # noqa: F401
                                      to_scaled_ints)
+from capacity.exact._rational import (RatLayer, is_long, q, q_of_float_array, rational_chunk,
+                                     rational_residual_chunk)
 from capacity.exact._residual import ResidualNet, residual_chunk
 from capacity.exact._sweep import rank_one, sweep
 
@@ -57,7 +69,7 @@ __all__ = ["ExactResult", "certify_mlp", "certify_residual", "exact_outputs", "t
            "is_rank_one", "LEVELS"]
 
 LEVELS = ("certified-exact", "certified-bound", "failed")
-BACKEND = "numpy multimodular (float64 BLAS residues) + Python ints"
+BACKEND = "numpy multimodular (float64 BLAS residues) + Python ints; python-flint fmpq for long denominators"
 
 
 @dataclasses.dataclass
@@ -200,7 +212,7 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
     x, dy = _validate_mlp(kernels, biases, x, activation)
     n = x.shape[0]
     y = _targets(y, n, dy)
-    layers = [Layer(k, b) for k, b in zip(kernels, biases)]
+    layers, rational = _build_layers(kernels, biases)
     widths = [x.shape[1]] + [lay.o for lay in layers]
     chunk = int(chunk) if chunk else _default_chunk(widths)
     if chunk < 1:
@@ -212,7 +224,7 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
     if fast_path not in ("auto", True, False):
         raise ValueError(f"fast_path must be 'auto', True or False, got {fast_path!r}")
     if fast_path is not False:
-        ok = activation == "relu" and len(layers) >= 3 and rank_one(layers[0].k.ints()) is not None
+        ok = _sweep_applies(layers, activation)
         if fast_path is True and not ok:
             raise ValueError("fast_path=True needs ReLU, >= 3 layers and an exactly rank-one kernel_0; "
                              "use fast_path='auto' or False")
@@ -222,6 +234,10 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
         y_s = Scaled.from_array(y)
 
         def tail(h, den, rows):
+            if rational:
+                res, kk, _ = rational_chunk(layers, activation, [q(v) / den for v in h.ravel().tolist()], len(rows),
+                                            q_of_float_array(y[rows]), start_layer=2)
+                return res, kk, None
             r = mlp_chunk(layers, activation, None, Scaled.from_array(y[rows]), start_layer=2, h_ints=h, h_den=den,
                           pow2=pow2, fan_max=fan_max)
             return r.residual, r.kink, None
@@ -229,8 +245,13 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
         out = sweep(kernels, biases, x, y_s, layers, chunk=chunk, tail=tail, progress=prog)
         residual, kink = out["residual"], out["kink"]
         tiers = {"float_filter": 0, "exact": n, "pattern_certified": None}
-        method = "rank-one sweep"
+        method = "rank-one sweep" + (" on canonical rationals (long denominators)" if rational else "")
         notes.append(f"rank-one sweep: {out['kinks']} first-layer kinks, {out['switches']} layer-2 switches")
+        all_exact, upper, kink_lo = True, float_up(residual), None
+    elif rational:
+        residual, kink = _general_rational(layers, (kernels[0], biases[0]), activation, x, y, chunk, prog)
+        tiers = {"float_filter": 0, "exact": n, "pattern_certified": None}
+        method = "canonical rationals (long denominators)"
         all_exact, upper, kink_lo = True, float_up(residual), None
     else:
         residual, kink, tiers, upper, kink_lo, all_exact = _general(layers, activation, x, y, tolq, chunk, fan_max,
@@ -252,6 +273,46 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
                        seconds=time.perf_counter() - t0, backend=BACKEND, min_abs_preactivation=kd_float,
                        notes=notes, residual=residual, kink_distance=kink if all_exact else None, method=method,
                        tiers=tiers, peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
+
+
+def _build_layers(kernels, biases):
+    """(layers, rational): integer layers over common denominators, or, when some layer's lcm
+    denominator is long (an exact test of the stored weights, :func:`capacity.exact._rational.is_long`),
+    canonical-rational layers (the first one stays integer when it is short: the sweep needs it)."""
+    long_ = [is_long(k, b) for k, b in zip(kernels, biases)]
+    if not any(long_):
+        return [Layer(k, b) for k, b in zip(kernels, biases)], False
+    layers = [RatLayer(k, b) for k, b in zip(kernels, biases)]
+    if not long_[0]:
+        layers[0] = Layer(kernels[0], biases[0])
+    return layers, True
+
+
+def _sweep_applies(layers, activation) -> bool:
+    return (activation == "relu" and len(layers) >= 3 and isinstance(layers[0], Layer)
+            and rank_one(layers[0].k.ints()) is not None)
+
+
+def _general_rational(layers, first, activation, x, y, chunk, prog, want_outputs=False):
+    """Every layer in canonical rationals (the long-denominator path), chunked over points;
+    ``first`` = (kernel, bias) of layer 0 as stored."""
+    if isinstance(layers[0], Layer):
+        layers = [RatLayer(*first)] + list(layers[1:])
+    n = x.shape[0]
+    residual, kink, outs = Fraction(0), None, []
+    n_chunks = -(-n // chunk) if n else 0
+    for ci, a in enumerate(range(0, n, chunk)):
+        b = min(n, a + chunk)
+        res, kk, o = rational_chunk(layers, activation, q_of_float_array(x[a:b]), b - a,
+                                    None if y is None else q_of_float_array(y[a:b]), want_outputs=want_outputs)
+        residual = max(residual, res)
+        if kk is not None:
+            kink = kk if kink is None else min(kink, kk)
+        if o is not None:
+            outs.extend(o)
+        if prog is not None:
+            prog(ci + 1, n_chunks)
+    return (residual, kink, outs) if want_outputs else (residual, kink)
 
 
 def _general(layers, activation, x, y, tolq, chunk, fan_max, float_filter, pow2, prog):
@@ -320,15 +381,19 @@ def _kink_lower_rows(fp, rows, activation) -> float:
 def exact_outputs(kernels, biases, x, activation: str = "relu", *, fast_path=False, chunk: int | None = None):
     """Exact outputs f(x_i) as an (N, dy) object array of Fractions (for checks and tests)."""
     x, dy = _validate_mlp(kernels, biases, x, activation)
-    layers = [Layer(k, b) for k, b in zip(kernels, biases)]
+    layers, rational = _build_layers(kernels, biases)
     fan_max = max(lay.n for lay in layers)
     n = x.shape[0]
     if fast_path:
-        if not (activation == "relu" and len(layers) >= 3 and rank_one(layers[0].k.ints()) is not None):
+        if not _sweep_applies(layers, activation):
             raise ValueError("fast_path needs ReLU, >= 3 layers and an exactly rank-one kernel_0")
         pow2 = Pow2Table()
 
         def tail(h, den, rows):
+            if rational:
+                _, kk, outs = rational_chunk(layers, activation, [q(v) / den for v in h.ravel().tolist()], len(rows),
+                                             None, start_layer=2, want_outputs=True)
+                return Fraction(0), kk, outs
             r = mlp_chunk(layers, activation, None, None, start_layer=2, h_ints=h, h_den=den, pow2=pow2,
                           fan_max=fan_max, want_outputs=True)
             return Fraction(0), r.kink, list(r.outputs)
@@ -336,6 +401,13 @@ def exact_outputs(kernels, biases, x, activation: str = "relu", *, fast_path=Fal
         return sweep(kernels, biases, x, None, layers, want_outputs=True, tail=tail,
                      chunk=chunk or 4096)["outputs"]
     chunk = chunk or _default_chunk([x.shape[1]] + [lay.o for lay in layers])
+    if rational:
+        _, _, outs = _general_rational(layers, (kernels[0], biases[0]), activation, x, None, chunk, None,
+                                       want_outputs=True)
+        out = np.empty((n, dy), dtype=object)
+        for i, row in enumerate(outs):
+            out[i, :] = row
+        return out
     pow2 = Pow2Table()
     outs = []
     for a in range(0, n, chunk):
@@ -360,6 +432,8 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
     tolq = _check_tol(tol)
     if len(params) != 7:
         raise ValueError("params must be the 7 arrays (w_in, b_in, U, s, V, R, c)")
+    if any(is_long(p) for p in params):  # long, unrelated denominators: canonical rationals throughout
+        return _certify_residual_rational(params, x, y, tolq, chunk, progress, t0)
     net = ResidualNet(*params)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != net.inp.n:
@@ -420,3 +494,36 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
                        kink_distance=kink if all_exact else None, method="integer matrices (multimodular), residual",
                        tiers={"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None},
                        peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
+
+
+def _certify_residual_rational(params, x, y, tolq, chunk, progress, t0) -> ExactResult:
+    """certify_residual on the canonical-rational path (see :mod:`capacity.exact._rational`)."""
+    w_in, b_in, U, s, V, R, c = (np.asarray(p) for p in params)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != w_in.shape[0]:
+        raise ValueError(f"x must be (N, {w_in.shape[0]}); got shape {x.shape}")
+    n = x.shape[0]
+    y = _targets(y, n, R.shape[1])
+    blocks = [(RatLayer(U[b], s[b]), RatLayer(V[b], np.zeros(V.shape[2]))) for b in range(U.shape[0])]
+    net = (RatLayer(w_in, b_in), blocks, RatLayer(R, c))
+    chunk = int(chunk) if chunk else _default_chunk([w_in.shape[1]])
+    prog, bar = _progress_fn(progress)
+    residual, kink = Fraction(0), None
+    n_chunks = -(-n // chunk) if n else 0
+    for ci, a in enumerate(range(0, n, chunk)):
+        b = min(n, a + chunk)
+        r, k = rational_residual_chunk(net, q_of_float_array(x[a:b]), b - a, q_of_float_array(y[a:b]))
+        residual = max(residual, r)
+        if k is not None:
+            kink = k if kink is None else min(kink, k)
+        if prog is not None:
+            prog(ci + 1, n_chunks)
+    if bar is not None:
+        bar.close()
+    level = _level(residual, tolq, True)
+    return ExactResult(level=level, exact_residual=frac_str(residual), exact_residual_float=float_up(residual),
+                       n_checked=n * y.shape[1], seconds=time.perf_counter() - t0, backend=BACKEND,
+                       min_abs_preactivation=None if kink is None else float_down(kink), notes=[], residual=residual,
+                       kink_distance=kink, method="canonical rationals (long denominators), residual",
+                       tiers={"float_filter": 0, "exact": n, "pattern_certified": None},
+                       peak_rss_bytes=_peak_rss(), residual_upper=float_up(residual), residual_is_exact=True)

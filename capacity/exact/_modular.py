@@ -16,7 +16,9 @@ from the exact maximum of the layer's input (read from the digits) and the exact
 residues extended to further primes through the mixed-radix digits when a deeper layer needs them
 (so that bounds do not compound over depth).  A sign is read
 from the float filter where |ẑ| > e (rigorous, Claim 1-3 of :mod:`capacity.exact._filter`) and
-from the exact mixed-radix digits everywhere else.  Exact values (for the kink distance and the
+from the exact mixed-radix digits everywhere else; without a float pass (exact weights or data),
+ReLU signs and per-entry magnitude bounds come from :func:`capacity.exact._numbers.crt_float`.
+Exact values (for the kink distance and the
 residual) are reconstructed only for the entries that can attain the minimum / maximum.
 """
 
@@ -27,7 +29,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._numbers import (Pow2Table, Scaled, assemble, crt_values, extend_residues, garner, int_mod,
+from capacity.exact._numbers import (Pow2Table, Scaled, assemble, crt_float, crt_values, extend_residues, garner,
+                                     int_mod,
                                      mod_sym,
                                      prime_list, primes_needed, sign_from_digits, symmetric)
 
@@ -142,7 +145,12 @@ def extreme_abs_exact(res: np.ndarray, primes_k: np.ndarray, cand: np.ndarray | 
         r = r[:, cand.ravel()]
     if r.shape[1] == 0:
         return None
-    if r.shape[1] * 4 <= k:  # a few entries, many primes: Python CRT beats k^2 vector passes
+    if r.shape[1] > 4 * k:  # narrow the entries down by the rigorous float bounds of crt_float
+        _, lo, hi = crt_float(r, primes_k)
+        keep = hi >= lo.max() if largest else lo <= hi.min()
+        if np.isfinite(hi).all() and keep.sum() < r.shape[1]:
+            r = r[:, keep]
+    if r.shape[1] * 4 <= k or r.shape[1] <= 16:  # a few entries: Python CRT beats k^2 vector passes
         vals = [abs(v) for v in crt_values(r, primes_k)]
         return max(vals) if largest else min(vals)
     v = abs_digits(r, primes_k)
@@ -214,12 +222,19 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     digits when a later layer needs them, so the bound does not compound over depth.
     """
     pow2 = pow2 or Pow2Table()
+    if fp is not None and rows is not None and len(rows) == fp.out.shape[0]:
+        rows = slice(None)  # every row (sorted, distinct indices): views instead of copies
     n_layers = len(layers)
     relu = activation == "relu"
     fan = fan_max + 1
     if h_ints is not None:
-        hmax = max((abs(v) for v in h_ints.ravel().tolist()), default=0)
-        eh = int(h_den)
+        vals = h_ints.ravel().tolist()
+        g = math.gcd(int(h_den), *vals)  # the same rationals over the smallest common denominator
+        if g > 1:  # (e.g. integer-valued layers of an integer network fed with float data: E -> 1)
+            vals = [v // g for v in vals]
+            h_ints = np.array(vals + [0], dtype=object)[:-1].reshape(h_ints.shape)
+        hmax = max((abs(v) for v in vals), default=0)
+        eh = int(h_den) // g
         primes = _prime_count(hmax, fan)
         flat = h_ints.reshape(-1)
         hr = np.empty((len(primes), flat.size))
@@ -230,7 +245,7 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
         hmax = x_s.max_abs()
         eh = x_s.denom
         primes = _prime_count(hmax, fan)
-        hr = x_s.residues(primes, pow2)
+        hr = x_s.residues(primes, pow2) if fp is None else None  # with fp: the plan's primes below
     out = ChunkResult()
 
     def layer_need(li, eh, hmax):
@@ -245,25 +260,27 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
             if fb >= 0:
                 b = min(b, fb)
         need = b if (relu or last) else b + ez
-        if last and y_s is not None:
-            rb = b * y_s.denom + y_s.max_abs() * ez
+        if last and y_s is not None:  # R = Z (D_y / g) - Y (E_z / g) over E_z D_y / g, g = gcd(E_z, D_y)
+            g = math.gcd(ez, y_s.denom)
+            rb = b * (y_s.denom // g) + y_s.max_abs() * (ez // g)
             if fp is not None and yf is not None:
                 d = np.abs(fp.out[rows] - yf) + fp.e_out[rows]
                 if d.size:
                     m = float(np.max(d)) * (1 + 8 * U) + 2.0**-1022
                     if math.isfinite(m):
-                        rb = min(rb, int(math.ceil(Fraction(m) * ez * y_s.denom)))
-            need = max(need, rb)
+                        rb = min(rb, int(math.ceil(Fraction(m) * (ez * (y_s.denom // g)))))
+            need = max(need, rb) if want_outputs else rb  # only R must be determined, not Z
         return b, need
 
     plan = None
     if fp is not None:
         # float bounds are tight and known up front: give every layer the primes of the largest
         # need at or after it (a suffix maximum), so residues are only ever sliced, never extended
-        needs, e_, h_ = [], eh, hmax
+        needs, bs_, e_, h_ = [], [], eh, hmax
         for li in range(start_layer, n_layers):
             b_, nd = layer_need(li, e_, h_)
             needs.append(nd)
+            bs_.append(b_)
             h_ = b_ if relu else min(b_, e_ * layers[li].L)
             e_ = e_ * layers[li].L
         plan = [max(needs[i:]) for i in range(len(needs))]
@@ -273,9 +290,10 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
     for li in range(start_layer, n_layers):
         lay = layers[li]
         last = li == n_layers - 1
-        b, need = layer_need(li, eh, hmax)
         if plan is not None:
-            need = plan[li - start_layer]
+            b, need = bs_[li - start_layer], plan[li - start_layer]
+        else:
+            b, need = layer_need(li, eh, hmax)
         want = _prime_count(need, fan)
         hr = _adjust(hr, primes, want)
         primes = want
@@ -287,7 +305,18 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
             break
         zf = fp.z[li][rows] if fp is not None else None
         efl = fp.e[li][rows] if fp is not None else None
-        if relu:
+        hmax_hi = None
+        if relu and zf is None:  # exact signs and rigorous float bounds of every entry in one pass
+            sg, lo, hi = crt_float(z.reshape(len(primes), -1), primes)
+            s = sg.reshape(z.shape[1:])
+            cand = (lo <= hi.min()).reshape(s.shape) if hi.size and np.isfinite(hi.min()) else None
+            mk = min_abs_exact(z, primes, cand)
+            hp = hi[sg > 0]
+            hmax_hi = 0 if not hp.size else (math.ceil(Fraction(float(hp.max()))) if np.isfinite(hp.max()) else None)
+            kink = None if mk is None else Fraction(mk, ez)
+            z *= (s > 0)[None]
+            hr = z
+        elif relu:
             s = hybrid_signs(z, primes, zf, efl)
             cand = candidates_min(np.abs(zf), efl) if zf is not None else None
             mk = min_abs_exact(z, primes, cand)
@@ -310,7 +339,9 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
             kink = Fraction(min(vals), ez) if vals else None
         if kink is not None:
             out.kink = kink if out.kink is None else min(out.kink, kink)
-        if fp is None:  # the exact maximum of the layer's output keeps the next bound tight
+        if hmax_hi is not None:  # a rigorous bound of the layer's output (crt_float), within a factor 1 + 2^-40
+            hmax = hmax_hi
+        elif fp is None:  # the exact maximum of the layer's output keeps the next bound tight
             hmax = extreme_abs_exact(hr, primes, None, largest=True) or 0
         else:
             hmax = b if relu else min(b, ez)
@@ -321,7 +352,9 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
         out.outputs = np.array([Fraction(int(v), eh) for v in vals.tolist()], dtype=object).reshape(hr.shape[1:])
     if y_s is not None:
         yr = y_s.residues(primes, pow2)
-        r = mod_sym(hr * int_mod(y_s.denom, primes)[:, None, None] - yr * int_mod(eh, primes)[:, None, None], primes)
+        g = math.gcd(eh, y_s.denom)
+        r = mod_sym(hr * int_mod(y_s.denom // g, primes)[:, None, None] - yr * int_mod(eh // g, primes)[:, None, None],
+                    primes)
         nonzero = np.any(r != 0, axis=0)
         if nonzero.any():
             if fp is not None and yf is not None:
@@ -335,6 +368,6 @@ def mlp_chunk(layers: list, activation: str, x_s: Scaled, y_s: Scaled | None, fp
             else:
                 cand = nonzero
             mx = extreme_abs_exact(r, primes, cand, largest=True)
-            out.residual = Fraction(mx, eh * y_s.denom)
+            out.residual = Fraction(mx, eh * (y_s.denom // g))
     out.out_den = eh
     return out

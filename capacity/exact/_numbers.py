@@ -290,17 +290,44 @@ def primes_needed(bound: int, primes: np.ndarray) -> int:
 
 def garner(res: np.ndarray, primes: np.ndarray) -> np.ndarray:
     """Mixed-radix digits (int64, same shape as res) of the value in [0, M) with the given
-    residues: value = v_0 + v_1 p_0 + v_2 p_0 p_1 + ...  (res: float or int, any sign)."""
+    residues: value = v_0 + v_1 p_0 + v_2 p_0 p_1 + ...  (res: float or int, any sign, |res| < 2^52).
+
+    Float64 arithmetic, exact: every operand is an integer below 2^52 in magnitude ((t - v_j) in
+    (-p, p) times an inverse below p), and t - floor(t fl(1/p)) p is exact and lies in (-p, 2p),
+    brought into [0, p) by one conditional step each way."""
     k = len(primes)
     ps = [int(p) for p in primes.tolist()]
-    r = np.asarray(res)
-    v = np.empty(r.shape, dtype=np.int64)
+    if np.asarray(res)[0].size < 8192:  # small: fewer NumPy calls per step (int64 remainders)
+        return _garner_int(res, ps)
+    r = np.asarray(res, dtype=np.float64)
+    v = np.empty(r.shape, dtype=np.float64)
+
+    def red(t, p, ip):
+        t -= np.floor(t * ip) * p
+        t += np.where(t < 0, p, 0.0)
+        t -= np.where(t >= p, p, 0.0)
+        return t
+
     for i in range(k):
         p = ps[i]
+        pf, ip = float(p), 1.0 / p
+        t = red(r[i].copy(), pf, ip)
+        for j in range(i):
+            inv = float(pow(ps[j] % p, -1, p))
+            t -= v[j]
+            t *= inv
+            t = red(t, pf, ip)
+        v[i] = t
+    return v.astype(np.int64)
+
+
+def _garner_int(res, ps: list) -> np.ndarray:
+    r = np.asarray(res)
+    v = np.empty(r.shape, dtype=np.int64)
+    for i, p in enumerate(ps):
         t = np.remainder(r[i].astype(np.int64), p)
         for j in range(i):
-            inv = pow(ps[j] % p, -1, p)
-            t = np.remainder((t - v[j]) * inv, p)  # |t - v_j| < 2^27, times inv < 2^26: fits int64
+            t = np.remainder((t - v[j]) * pow(ps[j] % p, -1, p), p)  # |t - v_j| < 2^27, inv < 2^26: int64
         v[i] = t
     return v
 
@@ -423,3 +450,132 @@ def float_down(q: Fraction) -> float:
     if Fraction(f) > q:
         f = math.nextafter(f, -math.inf)
     return f
+
+
+def _digits_bounds(r: np.ndarray, primes: np.ndarray):
+    """(sign, lo, hi) as in :func:`crt_float`, from the mixed-radix digits of |Z| (exact signs; the
+    float sum Σ v_i fl(P_i) of non-negative terms is within a factor 1 ± 1.01 (j + 2) u of |Z|)."""
+    j = len(primes)
+    v = garner(r, primes)
+    sg = sign_from_digits(v, primes)
+    neg = sg < 0
+    if neg.any():
+        v[:, neg] = garner(-r[:, neg], primes)
+    w = []
+    acc = 1
+    for p in primes.tolist():
+        w.append(float(acc) if acc.bit_length() < 1020 else math.inf)
+        acc *= int(p)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tot = np.zeros(v.shape[1])
+        for i in range(j):
+            tot += np.where(v[i] != 0, v[i] * w[i], 0.0)
+    eps = 1.01 * (j + 2) * 2.0**-53
+    lo = tot * (1 - eps)
+    hi = tot * (1 + eps)
+    return sg, np.where(np.isfinite(lo), lo, 0.0), hi
+
+
+def crt_float(res: np.ndarray, primes: np.ndarray, levels: int = 1):
+    """Exact signs and rigorous float bounds of values given by symmetric residues, in O(k) passes.
+
+    ``res`` (k, n) residues of integers Z with |Z| < M/2, M = p_0 ... p_{k-1}.  Returns (sign int8 (n,),
+    lo, hi float64 (n,)) with lo <= |Z| <= hi (hi = inf where the float range overflows).
+
+    Proof.  By the CRT, Z = Σ a_i M_j/p_i (mod M_j) with a_i = r_i (M_j/p_i)^{-1} mod p_i in [0, p_i),
+    so φ = frac(Z / M_j) = frac(Σ a_i / p_i) (M_j the product of the first j primes, whenever
+    |Z| < M_j / 2).  Each a_i is computed exactly (products below 2^52).  Each term
+    t_i = fl(a_i fl(1/p_i)) is within (2u + u^2) a_i/p_i < 2.001 u of a_i/p_i, and summing j terms
+    in [0, 1) in any order adds at most γ_{j-1} j (1 + 2.001u) (Higham, Lemma 3.1 / eq. (4.4)): the
+    float sum s is within δ_j = 1.01 (j^2 + 2j) u of Σ a_i/p_i, and f = s - floor(s) is exact
+    (Sterbenz), so f is within δ_j of φ modulo 1.  For Z >= 0, φ = Z/M_j in [0, 1/2); for Z < 0,
+    φ = 1 + Z/M_j in (1/2, 1).  Hence δ_j < f < 1/2 - δ_j proves Z > 0 with Z/M_j within δ_j of f,
+    1/2 + δ_j < f < 1 - δ_j proves Z < 0 with |Z|/M_j within δ_j of 1 - f, and f <= δ_j or
+    f >= 1 - δ_j proves |Z| <= 2 δ_j M_j: such entries are redone with the fewest primes j' whose
+    product exceeds 4 δ_j M_j (+1), still with |Z| < M_{j'}/2.  With one prime left the value is
+    its symmetric residue.  Entries whose residues are all one integer r_0 are r_0 (no other value
+    in (-M/2, M/2) has these residues): small values cost one comparison.  After ``levels`` levels
+    the entries still small get their signs and bounds from the mixed-radix digits
+    (:func:`_digits_bounds`; each level removes only one prime, so values far below the bound are
+    cheaper by digits).  Entries with f within δ_j of 1/2 (|Z| close to M_j/2, only when the bound
+    is nearly attained) are decided exactly by the textbook CRT.
+    """
+    k = len(primes)
+    r = np.asarray(res, dtype=np.float64).reshape(k, -1)
+    n = r.shape[1]
+    sign = np.zeros(n, dtype=np.int8)
+    lo = np.zeros(n)
+    hi = np.zeros(n)
+    if n == 0:
+        return sign, lo, hi
+    ps = [int(p) for p in primes.tolist()]
+    same = np.all(r == r[0], axis=0)  # Z = r_0 exactly: Z = r_0 (mod every p_i) and |r_0| <= (p_0+1)/2 < M/2
+    if k == 1:
+        same &= np.abs(r[0]) < primes[0] / 2.0
+    v0 = r[0, same]
+    sign[same] = np.sign(v0).astype(np.int8)
+    lo[same] = hi[same] = np.abs(v0)
+    idx = np.flatnonzero(~same)
+    j = k
+    level = 0
+    while idx.size:
+        if level == levels and j > 1:
+            sg, lo_, hi_ = _digits_bounds(r[:j, idx], primes[:j])
+            sign[idx], lo[idx], hi[idx] = sg, lo_, hi_
+            break
+        level += 1
+        if j == 1:
+            v = r[0, idx]
+            p0 = float(ps[0])
+            v = np.where(v > (p0 - 1) / 2, v - p0, np.where(v < -(p0 - 1) / 2, v + p0, v))  # |Z| < p_0/2
+            sign[idx] = np.sign(v).astype(np.int8)
+            lo[idx] = hi[idx] = np.abs(v)
+            break
+        mj = math.prod(ps[:j])
+        pj = np.array(ps[:j], dtype=np.float64)[:, None]
+        c = np.array([pow(mj // p % p, -1, p) for p in ps[:j]], dtype=np.float64)[:, None]
+        a = r[:j, idx] * c  # |r| <= (p+1)/2, c < p: exact
+        t = np.rint(a * (1.0 / pj))
+        a -= t * pj  # exact, |a| <= (p+1)/2
+        a += np.where(a < 0, pj, 0.0)  # in [0, p)
+        s = np.sum(a * (1.0 / pj), axis=0)
+        f = s - np.floor(s)
+        delta = 1.01 * (j * j + 2 * j) * 2.0**-53
+        mf = float(mj) if mj.bit_length() < 1020 else math.inf
+        pos = (f > delta) & (f < 0.5 - delta)
+        neg = (f > 0.5 + delta) & (f < 1.0 - delta)
+        small = (f <= delta) | (f >= 1.0 - delta)
+        mid = ~(pos | neg | small)
+        d = np.where(pos, f, 1.0 - f)  # 1 - f exact for f >= 1/2
+        dec = idx[pos | neg]
+        sign[idx[pos]] = 1
+        sign[idx[neg]] = -1
+        with np.errstate(over="ignore"):
+            lo[dec] = np.maximum(d[pos | neg] - delta, 0.0) * (mf if mf < math.inf else 0.0) * (1 - 4 * 2.0**-53)
+            hi[dec] = (d[pos | neg] + delta) * mf * (1 + 4 * 2.0**-53)
+        if mid.any():
+            vals = crt_values(r[:j, idx[mid]], primes[:j])
+            for i, v in zip(idx[mid].tolist(), vals):
+                sign[i] = (v > 0) - (v < 0)
+                big = abs(v).bit_length() >= 1020
+                lo[i] = 0.0 if big else float_down(Fraction(abs(v)))
+                hi[i] = math.inf if big else float_up(Fraction(abs(v)))
+        idx = idx[small]
+        if not idx.size:
+            break
+        bound = math.ceil(Fraction(2 * delta) * mj)  # |Z| <= bound for the small entries
+        jn = 1
+        m = ps[0]
+        while m <= 2 * bound and jn < j - 1:
+            jn += 1
+            m *= ps[jn - 1]
+        if m <= 2 * bound:  # pragma: no cover - impossible for j < 40 (δ < 2^-41, p > 2^20)
+            vals = crt_values(r[:j, idx], primes[:j])
+            for i, v in zip(idx.tolist(), vals):
+                sign[i] = (v > 0) - (v < 0)
+                big = abs(v).bit_length() >= 1020
+                lo[i] = 0.0 if big else float_down(Fraction(abs(v)))
+                hi[i] = math.inf if big else float_up(Fraction(abs(v)))
+            break
+        j = jn
+    return sign, lo, hi

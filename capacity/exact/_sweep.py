@@ -33,8 +33,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from capacity.exact._modular import Layer
 from capacity.exact._numbers import Scaled
+from capacity.exact._rational import RatLayer, to_fraction
 
 
 def rank_one(k_ints: np.ndarray):
@@ -87,10 +87,9 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
     B0 = l0.b.ints().tolist()
     Bc = [ap * Dx * int(b) for b in B0]
     d1 = len(A)
-    K1 = l1.k.ints()  # (d1, d2) object
-    d2 = K1.shape[1]
-    B1 = l1.b.ints()
-    E2 = E1 * l1.L
+    K1l, B1l, L1 = _layer_numbers(l1)  # rows of ints over a common denominator, or canonical rationals
+    d2 = len(B1l)
+    E2 = E1 * L1
     # kinks grouped
     groups: dict = {}
     const_on = []
@@ -115,9 +114,8 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
             best = v if best is None else min(best, v)
         kink1 = None if best is None else Fraction(best, E1)
     # initial active set: A < 0 (active for T below the kink) and constant-on units
-    K1l = K1.tolist()  # rows of Python ints
     S = [0] * d2
-    C = [int(v) * E1 for v in B1.tolist()]
+    C = [v * E1 for v in B1l]
     for j in [j for j in range(d1) if A[j] < 0] + const_on:
         aj, bj, row = A[j], Bc[j], K1l[j]
         S = [s_ + k * aj for s_, k in zip(S, row)]
@@ -125,9 +123,8 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
     three = len(layers) == 3
     if three:
         l2 = layers[2]
-        K2l = l2.k.ints().tolist()  # (d2, dy) rows
-        B2l = l2.b.ints().tolist()
-        E3 = E2 * l2.L
+        K2l, B2l, L2 = _layer_numbers(l2)  # (d2, dy) rows
+        E3 = E2 * L2
         dy = len(B2l)
         K2cols = [[K2l[c][o] for c in range(d2)] for o in range(dy)]
     Y = y_s.ints() if y_s is not None else None
@@ -237,7 +234,7 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
                 aj, bj, row = sg * A[j], sg * Bc[j], K1l[j]
                 S = [s_ + k * aj for s_, k in zip(S, row)]
                 C = [c_ + k * bj for c_, k in zip(C, row)]
-    resid = Fraction(resid_num, E3 * Dy) if three else Fraction(0)
+    resid = to_fraction(resid_num) / (E3 * Dy) if three else Fraction(0)
     if not three:
         flush()
         resid = tail_res
@@ -247,10 +244,10 @@ def sweep(kernels, biases, x, y_s: Scaled | None, layers: list, *, want_outputs=
     else:
         kink_tail = None
         if outputs is not None:
-            outputs = np.vectorize(lambda v: Fraction(int(v), E3), otypes=[object])(outputs)
+            outputs = np.vectorize(lambda v: to_fraction(v) / E3, otypes=[object])(outputs)
     kink = kink1
     if kink2 is not None:
-        kink2 = Fraction(kink2, E2)
+        kink2 = to_fraction(kink2) / E2
     for kk in (kink2, kink_tail):
         if kk is not None:
             kink = kk if kink is None else min(kink, kk)
@@ -276,7 +273,24 @@ def _first_positive_or_root(Ts, s, c, a, b) -> int:
     """Index in [a, b] of the first point where s T + c changes side: for s > 0 the first with
     s T + c > 0; for s < 0 the first with s T + c <= 0 (s != 0)."""
     if s > 0:
-        return bisect.bisect_right(Ts, (-c) // s, a, b)  # T > -c/s  iff  T > floor(-c/s)
+        return bisect.bisect_right(Ts, _fdiv(-c, s), a, b)  # T > -c/s  iff  T > floor(-c/s)
     # s T + c > 0 iff T < c / |s| iff T < ceil(c / |s|)
-    ceil = -((-c) // (-s))
+    ceil = -_fdiv(-c, -s)
     return bisect.bisect_left(Ts, ceil, a, b)
+
+
+def _fdiv(a, b) -> int:
+    """floor(a / b) for ints or rationals of the rational path (b != 0)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b
+    r = a / b
+    return int(r.floor()) if hasattr(r, "floor") else math.floor(r)
+
+
+def _layer_numbers(layer):
+    """(kernel rows, bias list, L): a layer's integers over its common denominator L, or, for a
+    :class:`capacity.exact._rational.RatLayer`, its canonical rationals with L = 1."""
+    if isinstance(layer, RatLayer):
+        e = layer.k.entries()
+        return [e[i * layer.o:(i + 1) * layer.o] for i in range(layer.n)], list(layer.b), 1
+    return layer.k.ints().tolist(), layer.b.ints().tolist(), layer.L

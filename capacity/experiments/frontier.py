@@ -44,7 +44,7 @@ SPECS = {  # name: (labels, full grid, quick grid, exact tier up to N)
     # minutes beyond N = 3000 on 2 cores, so the grid stops there (the earlier sparse evaluator reached 3e4)
     "vardi": ("classes4", [n for n in FULL_NS if n <= 3000], QUICK_NS, 10**9),
 }
-REBUILD_MAX = 3000  # the construction's rational rebuild is certified up to this N (long denominators)
+REBUILD_MAX = 10**4  # the rational rebuild (long denominators: canonical-rational path) is certified up to this N
 RANK = {"certified-exact": 3, "certified-bound": 2, "measured": 1, "failed": 0}
 COLUMNS = ["construction", "n", "dx", "params", "params_nonzero", "params_dense", "neurons", "depth", "bits",
            "fixed_point_bits", "max_abs_weight", "level", "float_level", "exact_level", "float_residual",
@@ -141,7 +141,7 @@ def measure(name: str, n: int, *, seed: int = 0, exact_max: int = 10**9, tol: fl
     labels = SPECS[name][0] if name in SPECS else "real"
     ds = dataset_for(labels, n, seed)
     widths = list(yun3_smallest_widths(n)) if name == "yun3" else None
-    # the saved network is always certified exactly (fast); the rational rebuild only up to N = 3000
+    # the saved network is always certified exactly (fast); the rational rebuild only up to REBUILD_MAX
     checked = build_and_check(name, ds, widths, seed=seed, tol=tol, certify_exactly=n <= exact_max,
                               certify_construction=n <= REBUILD_MAX)
     rep = checked.report
