@@ -68,6 +68,7 @@ from typing import Sequence
 import numpy as np
 
 from capacity.constructions._block1d import Block1D, block_1d, check_block_widths
+from capacity.constructions._compensated import dot_residual
 from capacity.constructions._numbers import const as _const, to_exact
 from capacity.constructions._projection import sorted_problem
 from capacity.constructions.base import Construction, register
@@ -126,7 +127,8 @@ def build(dataset: Dataset, widths: Sequence[int], *, activation: str = "relu", 
     if n > 1 and np.min(np.diff(ts)) <= 0:
         raise CapacityError("projected inputs coincide in float64; the inputs are too close to separate "
                             "at this precision (rescale or deduplicate them)")
-    blk = block_1d(ts, dataset.y[order], A, B, mu=mu)
+    t_lo = dot_residual(dataset.x[order], u, ts)
+    blk = block_1d(ts, dataset.y[order], A, B, mu=mu, t_lo=t_lo)
     kernels, biases = _assemble(u, blk, int(widths[0]), int(widths[1]), dataset.label_scale, exact=False)
     gaps = np.diff(ts) if n > 1 else np.array([1.0])
     record = {
