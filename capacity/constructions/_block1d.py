@@ -393,7 +393,7 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
         beta = exact_pm_one(comp_values[0])
         T_lo = np.concatenate([np.asarray(t_lo, dtype=np.float64), np.zeros(V_pad)])
         wc = round_layer2(kinks, alpha, comp_values, comp_last, comp_own, T, T_lo,
-                          np.repeat(Y, H, axis=1), beta)
+                          Y, np.repeat(np.arange(dy), H), beta)
         w2[:, 0::2] = wc
         w2[:, 1::2] = wc
         b2[0::2] = beta + 1.0

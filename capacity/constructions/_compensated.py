@@ -119,7 +119,7 @@ def exact_pm_one(b: np.ndarray) -> np.ndarray:
     return np.round(b / q) * q
 
 
-def round_layer2(kinks, alpha, values, last_slope, own_piece_point, T, T_lo, targets, beta):
+def round_layer2(kinks, alpha, values, last_slope, own_piece_point, T, T_lo, targets, output, beta):
     """Float64 layer-2 weights, rounded with compensation (module docstring), for C neurons at once.
 
     Args:
@@ -129,7 +129,8 @@ def round_layer2(kinks, alpha, values, last_slope, own_piece_point, T, T_lo, tar
       own_piece_point: (K, C) int: for piece j + 1 (right of kink j) the index of the neuron's
         owned point in it, or -1.
       T, T_lo: (M,) positions as used for the kinks, and their low parts (T + T_lo ~ exact t).
-      targets: (M, C) label of each point for each neuron (read only at owned points).
+      targets: (M, dy) labels (read only at owned points).
+      output: (C,) int, the output (column of ``targets``) each neuron serves.
       beta: (C,) the bias (value left of the first kink), already rounded with :func:`exact_pm_one`.
 
     Returns:
@@ -142,7 +143,7 @@ def round_layer2(kinks, alpha, values, last_slope, own_piece_point, T, T_lo, tar
     V = (np.asarray(beta, dtype=np.float64).copy(), zero.copy())
     s = (zero.copy(), zero.copy())
     w = np.empty((K, C))
-    cols = np.arange(C)
+    output = np.asarray(output)
     for j in range(K):
         p = own_piece_point[j]
         has = p >= 0
@@ -153,7 +154,7 @@ def round_layer2(kinks, alpha, values, last_slope, own_piece_point, T, T_lo, tar
         else:
             target = (np.asarray(last_slope, dtype=np.float64), zero)
         if has.any():
-            num = dd_add((targets[pi, cols], zero), dd_neg(V))
+            num = dd_add((targets[pi, output], zero), dd_neg(V))
             den = dd_add((T[pi], T_lo[pi]), (np.full(C, -kinks[j]), zero))
             den = (np.where(has, den[0], 1.0), np.where(has, den[1], 0.0))
             own = dd_div(num, den)

@@ -49,7 +49,10 @@ Construction (names as in the code)
 
 Conditioning (measured, see README): the float64 residual tracks eps * span * (sum of slope
 changes), i.e. span/min-gap of the projection, which is why the projection is refined
-(:func:`refine_projection`).  Clustered data (tight clusters far apart, where projections cannot
+(:func:`refine_projection`).  The *stored* weights are better than their float64 evaluation:
+layer 2 is rounded with compensation at the exact projections (:mod:`._compensated`), so the
+function the saved file defines, evaluated exactly, fits far closer (N = 1e5: 5.7e-10 against
+1.5e-6 for the float64 forward pass and 1.6e-6 for independently rounded weights).  Clustered data (tight clusters far apart, where projections cannot
 help) is handled by the free kinks at the largest gaps: an earlier version with kinks paired in
 the middle and between-group gaps reached 4e-5 on such data; this one stays near 1e-10 there.
 

@@ -81,7 +81,9 @@ def test_round_layer2_leaves_only_the_last_rounding_at_owned_points(steep):
                 own[j, c] = j
     targets = rng.uniform(-1, 1, (T.size, C_))
     beta = C.exact_pm_one(values[0])
-    w = C.round_layer2(kinks, alpha, values, last, own, T, T_lo, targets, beta)
+    out = np.arange(C_) % 2  # two outputs, neurons alternating
+    targets = targets[:, :2]
+    w = C.round_layer2(kinks, alpha, values, last, own, T, T_lo, targets, out, beta)
     worst_comp, worst_naive = F(0), F(0)
     for c in range(C_):
         for j in range(K):
@@ -89,7 +91,7 @@ def test_round_layer2_leaves_only_the_last_rounding_at_owned_points(steep):
             if p < 0:
                 continue
             tp = F(T[p]) + F(T_lo[p])
-            err = abs(_g(w[:, c], beta[c], alpha, kinks, tp) - F(targets[p, c]))
+            err = abs(_g(w[:, c], beta[c], alpha, kinks, tp) - F(targets[p, out[c]]))
             # the claim's bound: u |s* - s_hat| (t_p - kink_j), s_hat = exact slope left of kink j
             s_hat = sum(F(w[k, c]) * F(alpha[k]) for k in range(j))
             s_new = s_hat + F(w[j, c]) * F(alpha[j])
@@ -104,7 +106,7 @@ def test_round_layer2_leaves_only_the_last_rounding_at_owned_points(steep):
             for j in range(K):
                 p = own[j, c]
                 if p >= 0:
-                    tgt = (F(targets[p, c]) - V) / (F(T[p]) + F(T_lo[p]) - F(kinks[j]))
+                    tgt = (F(targets[p, out[c]]) - V) / (F(T[p]) + F(T_lo[p]) - F(kinks[j]))
                 elif j + 1 < K:
                     tgt = (F(values[j + 1, c]) - V) / (F(kinks[j + 1]) - F(kinks[j]))
                 else:
@@ -119,7 +121,7 @@ def test_round_layer2_leaves_only_the_last_rounding_at_owned_points(steep):
                 p = own[j, c]
                 if p >= 0:
                     tp = F(T[p]) + F(T_lo[p])
-                    worst_naive = max(worst_naive, abs(_g(naive[:, c], beta[c], alpha, kinks, tp) - F(targets[p, c])))
+                    worst_naive = max(worst_naive, abs(_g(naive[:, c], beta[c], alpha, kinks, tp) - F(targets[p, out[c]])))
         assert worst_comp * 10 < worst_naive, (float(worst_comp), float(worst_naive))
 
 
