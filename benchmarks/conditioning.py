@@ -5,7 +5,8 @@
 For each N: the smallest widths the theorem allows, Gaussian x in R^dx, uniform labels, built through
 the registry exactly as ``capacity build --construction yun3 --random N --dx 16 --widths D1,D2`` does
 (same data for the same seed); prints max residual (float64), rigorous bound, kink margin, max|W|,
-span/min-gap, and timings.
+span/min-gap, the exact residual of the stored float64 weights (``capacity.verification.certify``:
+exact arithmetic, printed rounded up), and timings.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import time
 import capacity  # noqa: F401  (float64)
 from capacity import data
 from capacity import constructions
-from capacity.verification import verify
+from capacity.verification import certify, verify
 from theory.bounds import yun3_smallest_widths
 
-FIELDS = ["n", "d1", "d2", "max_residual", "rigorous_bound", "kink_margin", "rel_kink_margin", "max_abs_weight",
-          "span_over_min_gap", "max_depth", "build_s", "verify_s"]
+FIELDS = ["n", "d1", "d2", "max_residual", "rigorous_bound", "exact_residual", "kink_margin", "rel_kink_margin", "max_abs_weight",
+          "span_over_min_gap", "max_depth", "build_s", "verify_s", "exact_s"]
 
 
 def row(n: int, dx: int, seed: int) -> dict:
@@ -32,8 +33,10 @@ def row(n: int, dx: int, seed: int) -> dict:
     con = constructions.build("yun3", ds, (d1, d2), seed=seed)
     tb = time.perf_counter() - t0
     rep = verify(con.network(), ds)
+    ex = certify(con.network(), ds)
     r = con.record
     return dict(n=n, d1=d1, d2=d2, max_residual=rep.max_residual, rigorous_bound=rep.certified_residual,
+                exact_residual=ex.exact_residual_float, exact_s=ex.seconds,
                 kink_margin=rep.kink_margin, rel_kink_margin=rep.rel_kink_margin, max_abs_weight=rep.max_abs_weight,
                 span_over_min_gap=r["span_over_min_gap"], max_depth=r["max_depth"], build_s=tb, verify_s=rep.seconds)
 

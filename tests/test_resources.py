@@ -73,8 +73,18 @@ def test_exact_estimates_and_rank_one_shortcut():
     general = R.exact_estimate((8, 1000, 1000, 1), 20000)
     fast = R.exact_estimate((8, 1000, 1000, 1), 20000, rank_one=True)
     assert fast.seconds < general.seconds / 10
-    with pytest.raises(ResourceError, match="evaluating N = 10,000,000 points exactly needs an estimated"):
-        R.require_fits(R.exact_estimate((8, 5000, 5000, 1), 10**7))
+    with pytest.raises(ResourceError, match="evaluating N = 100,000,000 points exactly needs an estimated"):
+        R.require_fits(R.exact_estimate((8, 5000, 5000, 1), 10**8))
+
+
+def test_exact_estimate_admits_what_the_chunked_engine_does():
+    """The engine is chunked: certifying yun3 at N = 1e5 (measured peak 0.5 GB) and 1e6 (1.5 GB)
+    must not be refused under the default 8 GiB cap (an earlier model, N x width rationals,
+    refused N = 1e5), and the estimate must not fall below the measured peaks."""
+    for n, (d1, d2), measured in ((100000, (632, 636), 0.50), (1000000, (2000, 2000), 1.47)):
+        est = R.exact_estimate((16, d1, d2, 1), n, rank_one=True)
+        R.require_fits(est)
+        assert measured * GIB / 1.5 < est.bytes < 8 * GIB
 
 
 def test_then_keeps_the_first_result_in_memory():

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from capacity.constructions._compensated import exact_pm_one, round_layer2
 from capacity.constructions._numbers import const as _const, to_exact
 from capacity.errors import CapacityError, ShapeError, WidthError
 from theory.bounds import yun3_capacity, yun3_smallest_widths
@@ -269,7 +270,7 @@ class Block1D:
 
 
 def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, convention: str = "plain",
-             mu: float = 1.0, slopes=None) -> Block1D:
+             mu: float = 1.0, slopes=None, t_lo=None) -> Block1D:
     """Build the chain-free Yun block on sorted scalar positions (see module docstring).
 
     Args:
@@ -283,6 +284,10 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
       slopes: optional free choices of an earlier (float) build of the same block (its
         ``info["slopes"]``: each layer-2 neuron's values at the kinks), reused so that an exact
         rebuild makes the same choices; the exact equalities are re-imposed on top.
+      t_lo: optional (M,) low parts of float positions (t + t_lo ~ the positions layer 1 computes
+        exactly, e.g. :func:`._compensated.dot_residual`); given, layer 2 is rounded with
+        compensation (:func:`._compensated.round_layer2`) so that the stored float64 weights fit
+        the labels when evaluated exactly, not just the design.  Float mode only.
     """
     exact = isinstance(t, np.ndarray) and t.dtype == object
     t = np.asarray(t) if exact else np.asarray(t, dtype=np.float64)
@@ -352,6 +357,11 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
     b2 = np.empty((dy * H * 2,), dtype=T.dtype)
     w3 = np.full((dy * H * 2, dy), zero, dtype=T.dtype)
     max_sum, max_slope, max_depth = 0.0, 0.0, 0.0
+    compensate = t_lo is not None and not exact
+    if compensate:
+        comp_values = np.empty((K, dy * H))
+        comp_last = np.empty(dy * H)
+        comp_own = np.full((K, dy * H), -1, dtype=np.int64)
     for rr in range(dy):
         for n in range(H):
             V0, sR0 = values[rr][n]
@@ -369,10 +379,25 @@ def block_1d(t, y, n_groups: int, pairs: int, *, left=None, right=None, conventi
             b2[col + 1] = V[0] * sig_[n] - one
             w3[col, rr] = one
             w3[col + 1, rr] = -one
+            if compensate:
+                c = rr * H + n
+                comp_values[:, c] = V * sigma[n]
+                comp_last[c] = sR * sigma[n]
+                inside = piece[own] >= 1
+                comp_own[piece[own][inside] - 1, c] = own[inside]
             if not exact:
                 max_sum = max(max_sum, float(np.sum(np.abs(delta))))
                 max_slope = max(max_slope, float(np.max(np.abs(slope))))
                 max_depth = max(max_depth, float(np.max(np.abs(V))))
+    if compensate:
+        beta = exact_pm_one(comp_values[0])
+        T_lo = np.concatenate([np.asarray(t_lo, dtype=np.float64), np.zeros(V_pad)])
+        wc = round_layer2(kinks, alpha, comp_values, comp_last, comp_own, T, T_lo,
+                          Y, np.repeat(np.arange(dy), H), beta)
+        w2[:, 0::2] = wc
+        w2[:, 1::2] = wc
+        b2[0::2] = beta + 1.0
+        b2[1::2] = beta - 1.0
     b3_val = -(H + 1) if convention == "plain" else -H
     b3 = np.full((dy,), _const(float(b3_val), t), dtype=T.dtype)
     sign_arr = to_exact(np.ones(K)) if exact else np.ones(K)

@@ -51,6 +51,7 @@ import numpy as np
 
 from capacity.constructions.base import Construction, register
 from capacity.constructions._block1d import block_1d
+from capacity.constructions._compensated import dot_residual
 from capacity.constructions._projection import choose_projection
 from capacity.data import Dataset
 from capacity.errors import CapacityError, DataError, WidthError
@@ -126,7 +127,7 @@ def build(dataset: Dataset, widths: Sequence[int], *, activation: str = "relu", 
     if n > 1 and np.min(np.diff(ts)) <= 0:
         raise CapacityError("projected inputs coincide in float64; the inputs are too close to separate at this "
                             "precision (rescale or deduplicate them)")
-    blk = block_1d(ts, codes[dataset.y[order]][:, None], A, B, mu=mu)
+    blk = block_1d(ts, codes[dataset.y[order]][:, None], A, B, mu=mu, t_lo=dot_residual(dataset.x[order], u, ts))
     a, c = blk.layer1_affine()
     K, H2 = blk.w2.shape
     k0 = np.zeros((dataset.dx, d1))

@@ -56,6 +56,7 @@ from typing import Sequence
 import numpy as np
 
 from capacity.constructions._block1d import block_1d
+from capacity.constructions._compensated import dot_residual
 from capacity.constructions._numbers import to_exact
 from capacity.constructions._projection import choose_projection
 from capacity.constructions.base import Construction, register
@@ -164,6 +165,8 @@ def _plan_points(dataset, widths, A, B, seed, trials, mu, exact=False, float_par
         y = dataset.y
     order = np.argsort(pf, kind="stable")
     ps, ys = p[order], y[order]
+    # low parts of the positions layer 1 computes exactly (float build: compensated layer 2)
+    p_lo = None if exact else dot_residual(dataset.x[order], u, ps, offset=shift)
     if n > 1 and not np.all(np.diff(pf[order]) > 0):
         raise CapacityError("projected inputs coincide in float64; the inputs are too close to separate at this "
                             "precision (rescale or deduplicate them)")
@@ -183,7 +186,7 @@ def _plan_points(dataset, widths, A, B, seed, trials, mu, exact=False, float_par
         if float_parts is not None and float_parts["blocks"][b] is not None:
             slopes = float_parts["blocks"][b].info.get("slopes")
         blocks.append(block_1d(ps[lo:hi], ys[lo:hi], A[b], B[b], left=left, right=right, convention=conv,
-                               mu=mu, slopes=slopes))
+                               mu=mu, slopes=slopes, t_lo=None if p_lo is None else p_lo[lo:hi]))
         counts.append(size)
         lo = hi
     return {"u": u, "shift": shift, "p": p, "blocks": blocks, "conv": conv,
