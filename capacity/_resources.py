@@ -42,6 +42,7 @@ from capacity._files import cap_hint, fmt_bytes, resolve_max_bytes
 from capacity.errors import ResourceError
 
 ENV_MAX_SECONDS = "CAPACITY_MAX_SECONDS"
+ENV_LP_WORKERS = "CAPACITY_LP_WORKERS"
 BASE_BYTES = 256 * 2**20  # the Python process with NumPy, SciPy and JAX imported
 F8 = 8  # bytes of a float64
 
@@ -56,6 +57,7 @@ _T_JIT = 1.5  # compile a verification pass
 _T_BUILD = 1.5  # SciPy / HiGHS imports and set-up of a Yun build
 _T_RAT_PY = 4.0e-6  # one exact rational operation driven from Python
 _T_RAT_MAT = 1.0e-6  # one multiply-add inside an FLINT rational matrix product
+LP_PROCESS_MIN_WORK = 30_000  # neurons x kinks from which the layer-2 LPs go to worker processes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +290,41 @@ def exact_estimate(layer_sizes: Sequence[int], n: int, *, rank_one: bool = False
         detail = f"{n:,} x {width:,} exact rationals per layer"
     sec = py_ops * _T_RAT_PY + mat_ops * _T_RAT_MAT * max(bits / 128, 1)
     return Estimate(f"evaluating N = {n:,} points exactly", BASE_BYTES + mem, sec, n * sizes[-1] * obj, detail)
+
+
+def lp_workers(neurons: int, kinks: int, workers: int | None = None, min_work: int | None = None) -> int:
+    """How many worker processes solve the ``neurons`` layer-2 linear programs of a Yun block with
+    ``kinks`` kinks: 1 means in the building process, serially.
+
+    ``workers``: the number to use for a large block; default ``$CAPACITY_LP_WORKERS``, else the
+    usable cores (``os.sched_getaffinity``).  A block takes processes only when its linear
+    programs are worth about a second or more (``neurons * kinks >= min_work``, default
+    :data:`LP_PROCESS_MIN_WORK`): starting a worker and shipping it the block's arrays costs
+    about 0.3 s, so small builds (everything the tests build) stay serial.
+    """
+    if workers is None:
+        env = os.environ.get(ENV_LP_WORKERS, "").strip()
+        if env and env.lower() != "auto":
+            try:
+                workers = int(env)
+            except ValueError:
+                workers = 0
+            if workers < 1:
+                raise ResourceError(f"{ENV_LP_WORKERS}={env!r} must be a positive number of processes (1: solve the "
+                                    "linear programs in the building process) or auto (the usable cores)")
+        else:
+            workers = _usable_cores()
+    work = int(neurons) * int(kinks)
+    if work < (LP_PROCESS_MIN_WORK if min_work is None else int(min_work)):
+        return 1
+    return max(1, min(int(workers), int(neurons)))
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - no affinity on this platform (macOS)
+        return os.cpu_count() or 1
 
 
 def resolve_max_seconds(max_seconds: float | None = None) -> float:
