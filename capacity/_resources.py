@@ -47,17 +47,23 @@ BASE_BYTES = 256 * 2**20  # the Python process with NumPy, SciPy and JAX importe
 F8 = 8  # bytes of a float64
 
 # time constants (seconds, one core), fitted on yun3 builds (see module docstring)
-_T_NEURON = 0.01  # per layer-2 LP: fixed cost
-_T_NEURON_POINT = 1.0e-7  # per LP neuron and padded point (the O(M) masks and row selection)
-_T_NEURON_KINK = 2.3e-5  # per LP neuron and kink (the LP itself)
+_T_LP = 3.2e-5  # per layer-2 LP and kink: one LP has O(A) rows and 2K + 1 columns (HiGHS)
+_T_LP_WORKER = 0.3  # start one LP worker process (Python, NumPy, highspy)
+_T_LP_SHIP = 4.0e-7  # per padded point and worker: the block's arrays sent to it
+_T_BLOCK_POINT = 1.0e-6  # per padded point: the block's O(M) arrays (pieces, Z, padding, searches)
 _T_PY = 3.0e-7  # one Python-level float operation (e.g. the padding loop)
-_T_SORT = 5.0e-9  # per element and log2 factor of a sort
+_T_SORT = 2.7e-9  # per element and log2 factor of a sort (np.sort of random float64)
+_T_RESORT = 3.0e-8  # per point of a refinement step: gather, re-sort of nearly sorted values, gaps
+_T_REFINE_LP = 1.0e-3  # the small LP of one refinement step
+_REFINE_STEPS = 150  # refinement steps of choose_projection, all candidates (90..152 measured)
 _FLOPS = 2.0e9  # float64 multiply-adds per second in a HIGHEST-precision matmul on one core
 _T_JIT = 1.5  # compile a verification pass
 _T_BUILD = 1.5  # SciPy / HiGHS imports and set-up of a Yun build
 _T_RAT_PY = 4.0e-6  # one exact rational operation driven from Python
 _T_RAT_MAT = 1.0e-6  # one multiply-add inside an FLINT rational matrix product
-LP_PROCESS_MIN_WORK = 30_000  # neurons x kinks from which the layer-2 LPs go to worker processes
+LP_PROCESS_MIN_WORK = 60_000  # neurons x kinks (about 2 s of LPs) from which they go to worker processes
+_WORKER_BYTES = 40 * 2**20  # one LP worker process: Python, NumPy and highspy
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,42 +110,56 @@ def _params(sizes: Sequence[int]) -> int:
     return sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def _projection(n: int, dx: int, trials: int = 64, refine_sorts: int = 600) -> tuple[int, float]:
-    """choose_projection: x @ U in batches of 16 directions, one sort per candidate, ~200 LP
-    steps x 3 refined candidates with a full sort each (dx >= 2)."""
+def _projection(n: int, dx: int, trials: int = 64) -> tuple[int, float]:
+    """choose_projection: x @ U in batches of 16 directions and one sort per candidate, then
+    about :data:`_REFINE_STEPS` refinement steps in all (a product x @ v, a re-sort of nearly
+    sorted projections, a partial sort of the gaps and a small LP each; dx >= 2)."""
     if dx == 1:
         return n * F8, n * _log2(n) * _T_SORT
     mem = n * 16 * F8 + 4 * n * F8
-    sorts = trials + refine_sorts
-    return mem, sorts * n * _log2(n) * _T_SORT + trials * n * dx / _FLOPS
+    sec = (trials * n * (_log2(n) * _T_SORT + dx / _FLOPS)
+           + _REFINE_STEPS * (_T_REFINE_LP + n * (_T_RESORT + dx / _FLOPS)))
+    return mem, sec
 
 
-def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int) -> tuple[int, float, str]:
-    """block_1d at A groups and B pairs on ``n_real`` points padded to m_pad = 4AB: memory and time."""
+def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int, workers: int | None = None) -> tuple[int, float, str]:
+    """block_1d at A groups and B pairs on ``n_real`` points padded to m_pad = 4AB: memory and time.
+
+    The layer-2 LPs (one per neuron, O(A) rows each, about :data:`_T_LP` x kinks seconds) are
+    divided among the worker processes :func:`lp_workers` chooses, each started and sent the
+    block's arrays once."""
     k = 4 * a + 1
     h = 2 * b
     lp_neurons = dy * h
     v_pad = max(m_pad - n_real, 0)
+    procs = lp_workers(lp_neurons, k, workers)
+    lp_sec = lp_neurons * _T_LP * k
+    lp_mem = 0
+    if procs > 1:
+        lp_sec = lp_sec / procs + _T_LP_WORKER + procs * _T_LP_SHIP * m_pad
+        lp_mem = procs * (_WORKER_BYTES + 64 * m_pad)  # a worker's copy of the per-point arrays
     mem = (m_pad * (1 + dy) * F8  # padded positions and labels
            + 32 * v_pad  # the Python list of padding positions (transient)
            + 200 * m_pad  # the LP's per-point arrays: piece, lam, sparse Z, masks ...
            + lp_neurons * k * F8  # kink values kept per neuron
-           + k * 2 * lp_neurons * F8)  # w2 (K, 2H dy)
-    sec = (_T_BUILD + lp_neurons * (_T_NEURON + _T_NEURON_POINT * m_pad + _T_NEURON_KINK * k)
-           + v_pad * _T_PY + lp_neurons * 2 * a * _T_PY * 4)
-    detail = f"{m_pad:,} padded block positions (4*{a}*{b}), {lp_neurons:,} layer-2 linear programs"
+           + k * 2 * lp_neurons * F8  # w2 (K, 2H dy)
+           + lp_mem)
+    sec = _T_BUILD + m_pad * _T_BLOCK_POINT + lp_sec + v_pad * _T_PY + lp_neurons * 2 * a * _T_PY * 4
+    on = f" on {procs} worker processes" if procs > 1 else ""
+    detail = f"{m_pad:,} padded block positions (4*{a}*{b}), {lp_neurons:,} layer-2 linear programs{on}"
     return mem, sec, detail
 
 
 def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequence[int] = (), *,
-                   activation: str = "relu", chunk_size: int | None = None) -> Estimate:
+                   activation: str = "relu", chunk_size: int | None = None, workers: int | None = None) -> Estimate:
     """Memory and time to build ``construction`` for N = ``n`` points in ``dx`` dimensions with
     ``dy`` outputs (classes for the classifiers) at hidden ``widths``.
 
     Widths are taken as given (the builder's own width check runs separately and is cheap);
     constructions that choose their own size (zhang, bubeck, baum, hardt-ma, vardi, yun-resnet
     without widths) are sized from N, dx and dy as the builder would.  ``retained`` is the
-    network's weights.
+    network's weights.  ``workers``: the LP worker processes of the Yun blocks (default: what
+    the build will use, :func:`lp_workers`); the time is then wall time on an idle machine.
     """
     n, dx, dy = int(n), int(dx), max(int(dy), 1)
     w = [int(v) for v in widths]
@@ -153,7 +173,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
         else:
             a, b = d1 // 4, d2 // (4 * dy)
         a, b = max(a, 1), max(b, 1)
-        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, dy)
+        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, dy, workers)
         weights = _params([dx, d1, d2, dy]) * F8
         mem = data + max(pmem, bmem + weights)
         return Estimate(f"building yun3 at widths {d1},{d2} for N = {n:,}", BASE_BYTES + mem, psec + bsec,
@@ -161,7 +181,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
     if name == "yun-classify":
         d1, d2, d3 = (w + [0, 0, 0])[:3]
         a, b = max(d1 // 4, 1), max(d2 // 4, 1)
-        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, 1)
+        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, 1, workers)
         weights = _params([dx, d1, d2, d3, dy]) * F8
         mem = data + max(pmem, bmem + weights)
         return Estimate(f"building yun-classify at widths {d1},{d2},{d3} for N = {n:,}", BASE_BYTES + mem,
@@ -175,7 +195,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
             if left <= 0:
                 break
             a, b = max(w[l] // 4, 1), max(w[l + 1] // (4 * dy), 1)
-            bmem, bsec, _ = _yun_block(4 * a * b, min(left, 4 * a * b), a, b, dy)
+            bmem, bsec, _ = _yun_block(4 * a * b, min(left, 4 * a * b), a, b, dy, workers)
             mem_blocks += bmem
             sec_blocks += bsec
             m_total += 4 * a * b
