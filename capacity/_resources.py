@@ -7,6 +7,8 @@ and answers in microseconds for any N and any widths (N = 1e10, widths 1e5 x 1e5
 * :func:`verify_estimate`: the float64 verification (chunked: O(chunk x width + parameters));
 * :func:`exact_estimate`: the exact rational evaluation (:mod:`capacity.exact`);
 * :func:`then`: a command that runs one step after another (the first step's result stays in memory);
+* :func:`lp_workers`: how many worker processes a Yun block solves its layer-2 LPs on
+  (``CAPACITY_LP_WORKERS``; by default the usable cores, for large blocks only);
 * :func:`require_fits`: raise :class:`capacity.errors.ResourceError` when the estimate exceeds
   the cap, with the estimate, the cap and how to override it in the message.
 
@@ -23,12 +25,19 @@ Memory is counted from the arrays each builder allocates (read from the code: th
 positions of the Yun block, ``4 floor(d1/4) floor(d2/(4 dy))`` of them, the per-neuron LP
 arrays, the layer-2 weights and the kernels) plus :data:`BASE_BYTES` for the interpreter with
 JAX and SciPy loaded.  The yun3 (ReLU) model was compared with measured peak RSS and build
-times on one core (N = 500..20000, widths 92..1000): memory within a factor 1.5, time within a
-factor 2 (e.g. N = 500 at 1000,1000: 29 s estimated, 31 s measured).  The float verification
-and the exact rank-one evaluation were compared on two yun3 networks (time within a factor 2,
-exact memory within 1.3).  The other constructions' models count their dominant arrays and
-loops the same way but are not calibrated; treat their times as orders of magnitude.  Times are
-for one CPU core.
+times (N = 500..20000, widths 92..1000): memory within a factor 1.5, e.g. N = 1e6 at
+2000,2000: 0.88 GiB estimated, 0.58 GB measured in the building process plus 0.115 GB in each
+of its two LP workers.  Its time model was recalibrated when the layer-2 LPs went from O(M)
+rows to O(A) (an LP costs about :data:`_T_LP` per kink, nothing per point) and onto worker
+processes: compared with yun3 builds at N = 1e5 and 1e6, serial and on two workers, it is
+within a factor 1.2 (e.g. N = 1e6: 77.5 s estimated serial, 82 s measured; 46.6 s on two
+workers, 45.3 s measured, as CPU seconds of the building process plus its workers' CPU seconds
+divided between them: the 2-core machine was shared; see tests/test_resources.py).  The float verification and the exact
+rank-one evaluation were compared on two yun3 networks (time within a factor 2, exact memory
+within 1.3).  The other constructions' models count their dominant arrays and loops the same
+way but are not calibrated; treat their times as orders of magnitude.  Times are wall seconds
+on an idle machine: one CPU core, except the Yun blocks' LPs, divided among the worker
+processes that :func:`lp_workers` chooses (by default one per usable core, for large blocks).
 """
 
 from __future__ import annotations
@@ -68,8 +77,9 @@ _WORKER_BYTES = 40 * 2**20  # one LP worker process: Python, NumPy and highspy
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """Peak memory (bytes, including :data:`BASE_BYTES`), time (seconds on one core) and the
-    bytes still held when the step ends (its result: weights, outputs)."""
+    """Peak memory (bytes, including :data:`BASE_BYTES` and any worker processes), time (wall
+    seconds on an idle machine, see the module docstring) and the bytes still held when the step
+    ends (its result: weights, outputs)."""
 
     what: str
     bytes: int
@@ -137,7 +147,7 @@ def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int, workers: int | 
     lp_mem = 0
     if procs > 1:
         lp_sec = lp_sec / procs + _T_LP_WORKER + procs * _T_LP_SHIP * m_pad
-        lp_mem = procs * (_WORKER_BYTES + 64 * m_pad)  # a worker's copy of the per-point arrays
+        lp_mem = procs * (_WORKER_BYTES + 80 * m_pad)  # a worker's copy of the per-point arrays
     mem = (m_pad * (1 + dy) * F8  # padded positions and labels
            + 32 * v_pad  # the Python list of padding positions (transient)
            + 200 * m_pad  # the LP's per-point arrays: piece, lam, sparse Z, masks ...

@@ -249,7 +249,7 @@ def _solve_on_processes(shared: dict, tasks, workers: int, progress, results: li
                 theirs.close()
                 conns.append(ours)
                 busy[ours] = 0
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: no pass_fds on this platform
             raise _WorkersFailed(f"could not start {workers} linear-program worker processes ({e})") from e
         failed = []
         nxt = 0
