@@ -51,15 +51,13 @@ def _children() -> set[int]:
     return out
 
 
-@pytest.mark.parametrize("convention", ["plain", "deep"])
-def test_processes_give_bitwise_the_serial_values(convention):
+@pytest.mark.parametrize("convention, workers", [("plain", 2), ("deep", 3)])
+def test_processes_give_bitwise_the_serial_values(convention, workers):
     T, Y, k, A, B, sigma = _block(seed=1, convention=convention)
     serial = B1._optimise_values(T, Y, k, A, B, sigma, convention, 1.0, workers=1, min_work=0)
-    procs = B1._optimise_values(T, Y, k, A, B, sigma, convention, 1.0, workers=2, min_work=0)
+    # the solves are spread over several HiGHS instances, in another order: still the same bits
+    procs = B1._optimise_values(T, Y, k, A, B, sigma, convention, 1.0, workers=workers, min_work=0)
     assert _bits(procs) == _bits(serial)
-    # the order of the solves differs (two instances of HiGHS, interleaved): still the same bits
-    odd = B1._optimise_values(T, Y, k, A, B, sigma, convention, 1.0, workers=3, min_work=0)
-    assert _bits(odd) == _bits(serial)
 
 
 def test_a_build_on_processes_has_bitwise_the_serial_weights(monkeypatch):
