@@ -9,14 +9,18 @@ Each comparison times both sides here, interleaved (so machine load hits both al
   (``method="highs-ds"``, what the build used before) on the same LPs;
 * ``lp_threads``: the same LPs on two threads (one HiGHS instance each) against one thread,
   twice the LPs for twice the threads: ratio = 2 x t(one) / t(two), 2.0 if the solves ran in
-  parallel, 1.0 if not (highspy 1.16 holds the GIL in ``run``: 1.0 measured, which is why the
-  build solves its LPs on one thread);
+  parallel, 1.0 if not (highspy 1.16 releases the GIL in ``run``: 1.7 measured on the idle
+  machine; 1.0 while other sessions ran, since Linux's autogroup scheduling gives each session
+  an equal share of the cores however many threads it runs);
 * ``gaps``: the ``k = 64`` smallest of the N projection gaps by ``np.argpartition`` against a full
   argsort, and the re-sort of nearly sorted projections after a refinement step against a full
   sort (results must be identical);
 * ``processes``: the whole :func:`yun3.build` with its layer-2 LPs on worker processes (the
   default: one per usable core, for blocks large enough) against all in the building process
-  (``CAPACITY_LP_WORKERS=1``): ratio = serial / processes, and the weights must be bitwise equal;
+  (``CAPACITY_LP_WORKERS=1``): ratio = serial / processes, and the weights must be bitwise equal
+  (below ``capacity._resources.LP_PROCESS_MIN_WORK``, e.g. at the default N = 2000, both sides
+  are serial); measured on the idle 2-core machine: x1.47 at N = 1e5 (4.7 s against 6.9 s),
+  x1.83 at N = 1e6 (38.8 s against 70.9 s in single builds; x1.29 here while another session ran);
 * ``build``: the whole :func:`yun3.build` (no baseline: its seconds and N).
 
 Default sizes are small (a smoke test with ``--benchmark-disable``, the project default).

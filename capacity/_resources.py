@@ -24,20 +24,19 @@ Accuracy
 Memory is counted from the arrays each builder allocates (read from the code: the padded
 positions of the Yun block, ``4 floor(d1/4) floor(d2/(4 dy))`` of them, the per-neuron LP
 arrays, the layer-2 weights and the kernels) plus :data:`BASE_BYTES` for the interpreter with
-JAX and SciPy loaded.  The yun3 (ReLU) model was compared with measured peak RSS and build
-times (N = 500..20000, widths 92..1000): memory within a factor 1.5, e.g. N = 1e6 at
-2000,2000: 0.88 GiB estimated, 0.58 GB measured in the building process plus 0.115 GB in each
-of its two LP workers.  Its time model was recalibrated when the layer-2 LPs went from O(M)
-rows to O(A) (an LP costs about :data:`_T_LP` per kink, nothing per point) and onto worker
-processes: compared with yun3 builds at N = 1e5 and 1e6, serial and on two workers, it is
-within a factor 1.2 (e.g. N = 1e6: 77.5 s estimated serial, 82 s measured; 46.6 s on two
-workers, 45.3 s measured, as CPU seconds of the building process plus its workers' CPU seconds
-divided between them: the 2-core machine was shared; see tests/test_resources.py).  The float verification and the exact
+JAX and SciPy loaded. The yun3 (ReLU) model was compared with measured peak RSS and build times
+(N = 500..20000, widths 92..1000): memory within a factor 1.5, e.g. N = 1e6 at 2000,2000: 0.88
+GiB estimated, 0.58 GB measured in the building process plus 0.115 GB in each of its two LP
+workers. Its time model was recalibrated when the layer-2 LPs went from O(M) rows to O(A) (an LP
+costs about K^1.25 x :data:`_T_LP`, nothing per point) and onto worker processes: compared with
+yun3 builds at N = 1e5 and 1e6 on the idle 2-core machine, serial and on two workers, it is
+within a factor 1.2 (e.g. N = 1e6: 73.9 s estimated serial, 70-71 s measured; 43.5 s on two
+workers, 38-39 s measured; see tests/test_resources.py). The float verification and the exact
 rank-one evaluation were compared on two yun3 networks (time within a factor 2, exact memory
-within 1.3).  The other constructions' models count their dominant arrays and loops the same
-way but are not calibrated; treat their times as orders of magnitude.  Times are wall seconds
-on an idle machine: one CPU core, except the Yun blocks' LPs, divided among the worker
-processes that :func:`lp_workers` chooses (by default one per usable core, for large blocks).
+within 1.3). The other constructions' models count their dominant arrays and loops the same way
+but are not calibrated; treat their times as orders of magnitude. Times are wall seconds on an
+idle machine: one CPU core, except the Yun blocks' LPs, divided among the worker processes that
+:func:`lp_workers` chooses (by default one per usable core, for large blocks).
 """
 
 from __future__ import annotations
@@ -56,18 +55,19 @@ BASE_BYTES = 256 * 2**20  # the Python process with NumPy, SciPy and JAX importe
 F8 = 8  # bytes of a float64
 
 # time constants (seconds, one core), fitted on yun3 builds (see module docstring)
-_T_LP = 3.2e-5  # per layer-2 LP and kink: one LP has O(A) rows and 2K + 1 columns (HiGHS)
+_T_LP_FIXED = 1.5e-3  # per layer-2 LP: rows, model hand-over, solution
+_T_LP = 4.6e-6  # per layer-2 LP and kink**1.25: one LP has O(A) rows and 2K + 1 columns (HiGHS)
 _T_LP_WORKER = 0.3  # start one LP worker process (Python, NumPy, highspy)
 _T_LP_SHIP = 4.0e-7  # per padded point and worker: the block's arrays sent to it
 _T_BLOCK_POINT = 1.0e-6  # per padded point: the block's O(M) arrays (pieces, Z, padding, searches)
 _T_PY = 3.0e-7  # one Python-level float operation (e.g. the padding loop)
-_T_SORT = 2.7e-9  # per element and log2 factor of a sort (np.sort of random float64)
-_T_RESORT = 3.0e-8  # per point of a refinement step: gather, re-sort of nearly sorted values, gaps
-_T_REFINE_LP = 1.0e-3  # the small LP of one refinement step
+_T_SORT = 3.6e-9  # per element and log2 factor of a sort (np.sort of random float64)
+_T_RESORT = 1.0e-8  # per point of a refinement step: gather, re-sort of nearly sorted values, gaps
+_T_REFINE_LP = 2.5e-3  # the small LP of one refinement step
 _REFINE_STEPS = 150  # refinement steps of choose_projection, all candidates (90..152 measured)
 _FLOPS = 2.0e9  # float64 multiply-adds per second in a HIGHEST-precision matmul on one core
 _T_JIT = 1.5  # compile a verification pass
-_T_BUILD = 1.5  # SciPy / HiGHS imports and set-up of a Yun build
+_T_BUILD = 0.5  # SciPy / HiGHS imports and set-up of a Yun build
 _T_RAT_PY = 4.0e-6  # one exact rational operation driven from Python
 _T_RAT_MAT = 1.0e-6  # one multiply-add inside an FLINT rational matrix product
 LP_PROCESS_MIN_WORK = 60_000  # neurons x kinks (about 2 s of LPs) from which they go to worker processes
@@ -132,18 +132,23 @@ def _projection(n: int, dx: int, trials: int = 64) -> tuple[int, float]:
     return mem, sec
 
 
+def _lp_seconds(kinks: int) -> float:
+    """One layer-2 LP of a Yun block with ``kinks`` kinks (HiGHS dual simplex, one core): measured
+    3.5 ms at 200 kinks, 15 ms at 633, 63.5 ms at 2001 (slightly faster than linear growth)."""
+    return _T_LP_FIXED + _T_LP * kinks ** 1.25
+
+
 def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int, workers: int | None = None) -> tuple[int, float, str]:
     """block_1d at A groups and B pairs on ``n_real`` points padded to m_pad = 4AB: memory and time.
 
-    The layer-2 LPs (one per neuron, O(A) rows each, about :data:`_T_LP` x kinks seconds) are
-    divided among the worker processes :func:`lp_workers` chooses, each started and sent the
-    block's arrays once."""
+    The layer-2 LPs (one per neuron, O(A) rows each, :func:`_lp_seconds`) are divided among the
+    worker processes :func:`lp_workers` chooses, each started and sent the block's arrays once."""
     k = 4 * a + 1
     h = 2 * b
     lp_neurons = dy * h
     v_pad = max(m_pad - n_real, 0)
     procs = lp_workers(lp_neurons, k, workers)
-    lp_sec = lp_neurons * _T_LP * k
+    lp_sec = lp_neurons * _lp_seconds(k)
     lp_mem = 0
     if procs > 1:
         lp_sec = lp_sec / procs + _T_LP_WORKER + procs * _T_LP_SHIP * m_pad

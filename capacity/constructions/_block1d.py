@@ -113,15 +113,18 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float,
     instance per process is reused, cleared before each solve (a cold start: the same solution
     as a fresh solver).
 
-    Processes.  The LPs are independent.  Threads gain nothing (highspy's ``run`` holds the GIL:
-    two threads took twice the wall time of one for twice the LPs), so a large block solves them
-    on worker processes: by default as many as the usable cores (``os.sched_getaffinity``), or
-    ``$CAPACITY_LP_WORKERS`` (1: all in this process), or the ``workers`` keyword, and only when
-    neurons x kinks >= ``min_work`` (default :data:`capacity._resources.LP_PROCESS_MIN_WORK`,
-    about a second of LPs): see :func:`capacity._resources.lp_workers`.  Workers run the same
+    Processes.  The LPs are independent, so a large block solves them on worker processes: by
+    default as many as the usable cores (``os.sched_getaffinity``), or ``$CAPACITY_LP_WORKERS``
+    (1: all in this process), or the ``workers`` keyword, and only when neurons x kinks >=
+    ``min_work`` (default :data:`capacity._resources.LP_PROCESS_MIN_WORK`, about two seconds of
+    LPs): see :func:`capacity._resources.lp_workers`.  Workers run the same
     :meth:`._lp_worker.NeuronLPs.solve` on the same arrays (shipped once), so the values are
     bitwise those of the serial path.  If a worker cannot be started or dies, the remaining LPs
-    are solved here (with a warning).
+    are solved here (with a warning).  Measured on the idle 2-core machine at N = 1e6 (1000 LPs
+    of 2001 kinks): the whole build 38 s on two processes, 43 s on two threads (highspy 1.16
+    releases the GIL in ``run``, but the row selection and the model hand-over hold it), 71 s
+    serially.  On a machine shared with other sessions neither helps much: Linux's autogroup
+    scheduling gives each session an equal share of the cores, however many processes it runs.
 
     Returns values with values[r][n] = (V (K,), s_R) as floats (an infeasible LP raises: it is a bug).
     """
