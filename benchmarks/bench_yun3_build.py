@@ -9,11 +9,18 @@ Each comparison times both sides here, interleaved (so machine load hits both al
   (``method="highs-ds"``, what the build used before) on the same LPs;
 * ``lp_threads``: the same LPs on two threads (one HiGHS instance each) against one thread,
   twice the LPs for twice the threads: ratio = 2 x t(one) / t(two), 2.0 if the solves ran in
-  parallel, 1.0 if not (highspy 1.16 holds the GIL in ``run``: 1.0 measured, which is why the
-  build solves its LPs on one thread);
+  parallel, 1.0 if not (highspy 1.16 releases the GIL in ``run``: 1.7 measured on the idle
+  machine; 1.0 while other sessions ran, since Linux's autogroup scheduling gives each session
+  an equal share of the cores however many threads it runs);
 * ``gaps``: the ``k = 64`` smallest of the N projection gaps by ``np.argpartition`` against a full
   argsort, and the re-sort of nearly sorted projections after a refinement step against a full
   sort (results must be identical);
+* ``processes``: the whole :func:`yun3.build` with its layer-2 LPs on worker processes (the
+  default: one per usable core, for blocks large enough) against all in the building process
+  (``CAPACITY_LP_WORKERS=1``): ratio = serial / processes, and the weights must be bitwise equal
+  (below ``capacity._resources.LP_PROCESS_MIN_WORK``, e.g. at the default N = 2000, both sides
+  are serial); measured on the idle 2-core machine: x1.47 at N = 1e5 (4.7 s against 6.9 s),
+  x1.83 at N = 1e6 (38.8 s against 70.9 s in single builds; x1.29 here while another session ran);
 * ``build``: the whole :func:`yun3.build` (no baseline: its seconds and N).
 
 Default sizes are small (a smoke test with ``--benchmark-disable``, the project default).
@@ -25,13 +32,15 @@ Measure with::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
 import numpy as np
 import pytest
 
-from capacity import data
+from capacity import _resources, data
+from capacity.constructions import _lp_worker as W
 from capacity.constructions import _projection as P
 from capacity.constructions import yun3
 from capacity.constructions._block1d import block_1d, check_block_widths
@@ -40,6 +49,7 @@ from theory.bounds import yun3_smallest_widths
 SIZES = [int(v) for v in os.environ.get("BENCH_N", "2000").split(",")]
 DX = 16
 N_LPS = int(os.environ.get("BENCH_LPS", 8))  # LPs captured for the solver comparison
+BUILD_REPS = int(os.environ.get("BENCH_BUILD_REPS", 1))  # builds per side of the processes comparison
 
 
 def _time(f, reps: int) -> float:
@@ -50,6 +60,20 @@ def _time(f, reps: int) -> float:
         f()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+@contextlib.contextmanager
+def lp_workers(value: str | None):
+    """``$CAPACITY_LP_WORKERS`` set to ``value`` (None: unset, the default) for the block."""
+    old = os.environ.pop(_resources.ENV_LP_WORKERS, None)
+    if value is not None:
+        os.environ[_resources.ENV_LP_WORKERS] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(_resources.ENV_LP_WORKERS, None)
+        if old is not None:
+            os.environ[_resources.ENV_LP_WORKERS] = old
 
 
 def ratio(fast, baseline, reps: int = 3) -> dict:
@@ -72,20 +96,28 @@ class Problem:
         self.lps = self._capture_lps()
 
     def _capture_lps(self):
-        """The first N_LPS per-neuron LPs of block_1d, as passed to the solver."""
+        """The first N_LPS per-neuron LPs of block_1d, as passed to the solver (solved in this process)."""
         got = []
-        real = P._highs_lp
+        real = W.highs_lp
+
+        class Enough(Exception):
+            pass
 
         def spy(*args, **kw):
-            if kw.get("solver") == "simplex" and len(got) < N_LPS:
+            if kw.get("solver") == "simplex":
+                if len(got) == N_LPS:
+                    raise Enough  # stop the build: the rest of its LPs are not needed
                 got.append(args)
             return real(*args, **kw)
 
-        P._highs_lp = spy
+        W.highs_lp = spy
         try:
-            block_1d(self.ts, self.ys, self.A, self.B)
+            with lp_workers("1"):
+                block_1d(self.ts, self.ys, self.A, self.B)
+        except Enough:
+            pass
         finally:
-            P._highs_lp = real
+            W.highs_lp = real
         return got
 
     # ---- the two sides of each comparison
@@ -123,6 +155,23 @@ class Problem:
             t.start()
         for t in ths:
             t.join()
+
+
+    def build(self, workers: str | None):
+        with lp_workers(workers):
+            return yun3.build(self.ds, self.widths)
+
+    def processes(self) -> dict:
+        """Whole builds, serial against worker processes (interleaved), and their weights compared."""
+        got = {}
+        r = ratio(lambda: got.__setitem__("fast", self.build(None)), lambda: got.__setitem__("base", self.build("1")),
+                  reps=BUILD_REPS)
+        a, b = got["fast"].network(), got["base"].network()
+        same = all(np.asarray(x).tobytes() == np.asarray(y).tobytes()
+                   for x, y in zip(a.kernels + a.biases, b.kernels + b.biases))
+        neurons, kinks = 2 * self.B, 4 * self.A + 1
+        return {"processes_s": r["fast_s"], "serial_s": r["baseline_s"], "ratio": r["ratio"], "load": r["load"],
+                "workers": _resources.lp_workers(neurons, kinks), "bitwise_equal": same}
 
 
 @pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"N={n}")
@@ -173,6 +222,12 @@ def test_gap_selection(benchmark, problem):
                                 resort_baseline_s=resort["baseline_s"], resort_ratio=resort["ratio"])
 
 
+def test_processes_vs_serial(benchmark, problem):
+    info = benchmark.pedantic(problem.processes, rounds=1, iterations=1)
+    assert info["bitwise_equal"]
+    benchmark.extra_info.update(n=problem.n, **info)
+
+
 def test_build(benchmark, problem):
     con = benchmark.pedantic(lambda: yun3.build(problem.ds, problem.widths), rounds=1, iterations=1)
     assert con.record["capacity"] >= problem.n
@@ -185,13 +240,13 @@ def main():
         p = Problem(n)
         lp = ratio(p.lp_direct, p.lp_scipy)
         th = ratio(lambda: p.lp_threads(2), lambda: p.lp_threads(1))
-        t0 = time.perf_counter()
-        yun3.build(p.ds, p.widths)
-        tb = time.perf_counter() - t0
-        print(f"N = {n} (widths {p.widths[0]},{p.widths[1]}, load {os.getloadavg()[0]:.1f}): build {tb:.2f} s; "
+        pr = p.processes()
+        print(f"N = {n} (widths {p.widths[0]},{p.widths[1]}): build on {pr['workers']} LP process(es) "
+              f"{pr['processes_s']:.2f} s vs serial {pr['serial_s']:.2f} s (x{pr['ratio']:.2f}, bitwise equal: "
+              f"{pr['bitwise_equal']}, load {pr['load']:.1f}); "
               f"{len(p.lps)} LPs direct {lp['fast_s']:.3f} s vs scipy {lp['baseline_s']:.3f} s (x{lp['ratio']:.2f}); "
               f"twice the LPs on two threads {th['fast_s']:.3f} s vs once on one {th['baseline_s']:.3f} s "
-              f"(parallel speed-up x{2 * th['ratio']:.2f})")
+              f"(parallel speed-up x{2 * th['ratio']:.2f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ and answers in microseconds for any N and any widths (N = 1e10, widths 1e5 x 1e5
 * :func:`verify_estimate`: the float64 verification (chunked: O(chunk x width + parameters));
 * :func:`exact_estimate`: the exact rational evaluation (:mod:`capacity.exact`);
 * :func:`then`: a command that runs one step after another (the first step's result stays in memory);
+* :func:`lp_workers`: how many worker processes a Yun block solves its layer-2 LPs on
+  (``CAPACITY_LP_WORKERS``; by default the usable cores, for large blocks only);
 * :func:`require_fits`: raise :class:`capacity.errors.ResourceError` when the estimate exceeds
   the cap, with the estimate, the cap and how to override it in the message.
 
@@ -22,13 +24,19 @@ Accuracy
 Memory is counted from the arrays each builder allocates (read from the code: the padded
 positions of the Yun block, ``4 floor(d1/4) floor(d2/(4 dy))`` of them, the per-neuron LP
 arrays, the layer-2 weights and the kernels) plus :data:`BASE_BYTES` for the interpreter with
-JAX and SciPy loaded.  The yun3 (ReLU) model was compared with measured peak RSS and build
-times on one core (N = 500..20000, widths 92..1000): memory within a factor 1.5, time within a
-factor 2 (e.g. N = 500 at 1000,1000: 29 s estimated, 31 s measured).  The float verification
-and the exact rank-one evaluation were compared on two yun3 networks (time within a factor 2,
-exact memory within 1.3).  The other constructions' models count their dominant arrays and
-loops the same way but are not calibrated; treat their times as orders of magnitude.  Times are
-for one CPU core.
+JAX and SciPy loaded. The yun3 (ReLU) model was compared with measured peak RSS and build times
+(N = 500..20000, widths 92..1000): memory within a factor 1.5, e.g. N = 1e6 at 2000,2000: 0.88
+GiB estimated, 0.58 GB measured in the building process plus 0.115 GB in each of its two LP
+workers. Its time model was recalibrated when the layer-2 LPs went from O(M) rows to O(A) (an LP
+costs about K^1.25 x :data:`_T_LP`, nothing per point) and onto worker processes: compared with
+yun3 builds at N = 1e5 and 1e6 on the idle 2-core machine, serial and on two workers, it is
+within a factor 1.2 (e.g. N = 1e6: 73.9 s estimated serial, 70-71 s measured; 43.5 s on two
+workers, 38-39 s measured; see tests/test_resources.py). The float verification and the exact
+rank-one evaluation were compared on two yun3 networks (time within a factor 2, exact memory
+within 1.3). The other constructions' models count their dominant arrays and loops the same way
+but are not calibrated; treat their times as orders of magnitude. Times are wall seconds on an
+idle machine: one CPU core, except the Yun blocks' LPs, divided among the worker processes that
+:func:`lp_workers` chooses (by default one per usable core, for large blocks).
 """
 
 from __future__ import annotations
@@ -42,26 +50,35 @@ from capacity._files import cap_hint, fmt_bytes, resolve_max_bytes
 from capacity.errors import ResourceError
 
 ENV_MAX_SECONDS = "CAPACITY_MAX_SECONDS"
+ENV_LP_WORKERS = "CAPACITY_LP_WORKERS"
 BASE_BYTES = 256 * 2**20  # the Python process with NumPy, SciPy and JAX imported
 F8 = 8  # bytes of a float64
 
 # time constants (seconds, one core), fitted on yun3 builds (see module docstring)
-_T_NEURON = 0.01  # per layer-2 LP: fixed cost
-_T_NEURON_POINT = 1.0e-7  # per LP neuron and padded point (the O(M) masks and row selection)
-_T_NEURON_KINK = 2.3e-5  # per LP neuron and kink (the LP itself)
+_T_LP_FIXED = 1.5e-3  # per layer-2 LP: rows, model hand-over, solution
+_T_LP = 4.6e-6  # per layer-2 LP and kink**1.25: one LP has O(A) rows and 2K + 1 columns (HiGHS)
+_T_LP_WORKER = 0.3  # start one LP worker process (Python, NumPy, highspy)
+_T_LP_SHIP = 4.0e-7  # per padded point and worker: the block's arrays sent to it
+_T_BLOCK_POINT = 1.0e-6  # per padded point: the block's O(M) arrays (pieces, Z, padding, searches)
 _T_PY = 3.0e-7  # one Python-level float operation (e.g. the padding loop)
-_T_SORT = 5.0e-9  # per element and log2 factor of a sort
+_T_SORT = 3.6e-9  # per element and log2 factor of a sort (np.sort of random float64)
+_T_RESORT = 1.0e-8  # per point of a refinement step: gather, re-sort of nearly sorted values, gaps
+_T_REFINE_LP = 2.5e-3  # the small LP of one refinement step
+_REFINE_STEPS = 150  # refinement steps of choose_projection, all candidates (90..152 measured)
 _FLOPS = 2.0e9  # float64 multiply-adds per second in a HIGHEST-precision matmul on one core
 _T_JIT = 1.5  # compile a verification pass
-_T_BUILD = 1.5  # SciPy / HiGHS imports and set-up of a Yun build
+_T_BUILD = 0.5  # SciPy / HiGHS imports and set-up of a Yun build
 _T_MOD_MAC = 2.5e-9  # one multiply-add modulo one prime in the exact engine (float64 BLAS + reductions)
 _T_SWEEP = 4.5e-8  # per point and layer-2 unit of the exact rank-one sweep (measured 1e5 and 1e6)
+LP_PROCESS_MIN_WORK = 60_000  # neurons x kinks (about 2 s of LPs) from which they go to worker processes
+_WORKER_BYTES = 40 * 2**20  # one LP worker process: Python, NumPy and highspy
 
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """Peak memory (bytes, including :data:`BASE_BYTES`), time (seconds on one core) and the
-    bytes still held when the step ends (its result: weights, outputs)."""
+    """Peak memory (bytes, including :data:`BASE_BYTES` and any worker processes), time (wall
+    seconds on an idle machine, see the module docstring) and the bytes still held when the step
+    ends (its result: weights, outputs)."""
 
     what: str
     bytes: int
@@ -102,42 +119,61 @@ def _params(sizes: Sequence[int]) -> int:
     return sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def _projection(n: int, dx: int, trials: int = 64, refine_sorts: int = 600) -> tuple[int, float]:
-    """choose_projection: x @ U in batches of 16 directions, one sort per candidate, ~200 LP
-    steps x 3 refined candidates with a full sort each (dx >= 2)."""
+def _projection(n: int, dx: int, trials: int = 64) -> tuple[int, float]:
+    """choose_projection: x @ U in batches of 16 directions and one sort per candidate, then
+    about :data:`_REFINE_STEPS` refinement steps in all (a product x @ v, a re-sort of nearly
+    sorted projections, a partial sort of the gaps and a small LP each; dx >= 2)."""
     if dx == 1:
         return n * F8, n * _log2(n) * _T_SORT
     mem = n * 16 * F8 + 4 * n * F8
-    sorts = trials + refine_sorts
-    return mem, sorts * n * _log2(n) * _T_SORT + trials * n * dx / _FLOPS
+    sec = (trials * n * (_log2(n) * _T_SORT + dx / _FLOPS)
+           + _REFINE_STEPS * (_T_REFINE_LP + n * (_T_RESORT + dx / _FLOPS)))
+    return mem, sec
 
 
-def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int) -> tuple[int, float, str]:
-    """block_1d at A groups and B pairs on ``n_real`` points padded to m_pad = 4AB: memory and time."""
+def _lp_seconds(kinks: int) -> float:
+    """One layer-2 LP of a Yun block with ``kinks`` kinks (HiGHS dual simplex, one core): measured
+    3.5 ms at 200 kinks, 15 ms at 633, 63.5 ms at 2001 (slightly faster than linear growth)."""
+    return _T_LP_FIXED + _T_LP * kinks ** 1.25
+
+
+def _yun_block(m_pad: int, n_real: int, a: int, b: int, dy: int, workers: int | None = None) -> tuple[int, float, str]:
+    """block_1d at A groups and B pairs on ``n_real`` points padded to m_pad = 4AB: memory and time.
+
+    The layer-2 LPs (one per neuron, O(A) rows each, :func:`_lp_seconds`) are divided among the
+    worker processes :func:`lp_workers` chooses, each started and sent the block's arrays once."""
     k = 4 * a + 1
     h = 2 * b
     lp_neurons = dy * h
     v_pad = max(m_pad - n_real, 0)
+    procs = lp_workers(lp_neurons, k, workers)
+    lp_sec = lp_neurons * _lp_seconds(k)
+    lp_mem = 0
+    if procs > 1:
+        lp_sec = lp_sec / procs + _T_LP_WORKER + procs * _T_LP_SHIP * m_pad
+        lp_mem = procs * (_WORKER_BYTES + 80 * m_pad)  # a worker's copy of the per-point arrays
     mem = (m_pad * (1 + dy) * F8  # padded positions and labels
            + 32 * v_pad  # the Python list of padding positions (transient)
            + 200 * m_pad  # the LP's per-point arrays: piece, lam, sparse Z, masks ...
            + lp_neurons * k * F8  # kink values kept per neuron
-           + k * 2 * lp_neurons * F8)  # w2 (K, 2H dy)
-    sec = (_T_BUILD + lp_neurons * (_T_NEURON + _T_NEURON_POINT * m_pad + _T_NEURON_KINK * k)
-           + v_pad * _T_PY + lp_neurons * 2 * a * _T_PY * 4)
-    detail = f"{m_pad:,} padded block positions (4*{a}*{b}), {lp_neurons:,} layer-2 linear programs"
+           + k * 2 * lp_neurons * F8  # w2 (K, 2H dy)
+           + lp_mem)
+    sec = _T_BUILD + m_pad * _T_BLOCK_POINT + lp_sec + v_pad * _T_PY + lp_neurons * 2 * a * _T_PY * 4
+    on = f" on {procs} worker processes" if procs > 1 else ""
+    detail = f"{m_pad:,} padded block positions (4*{a}*{b}), {lp_neurons:,} layer-2 linear programs{on}"
     return mem, sec, detail
 
 
 def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequence[int] = (), *,
-                   activation: str = "relu", chunk_size: int | None = None) -> Estimate:
+                   activation: str = "relu", chunk_size: int | None = None, workers: int | None = None) -> Estimate:
     """Memory and time to build ``construction`` for N = ``n`` points in ``dx`` dimensions with
     ``dy`` outputs (classes for the classifiers) at hidden ``widths``.
 
     Widths are taken as given (the builder's own width check runs separately and is cheap);
     constructions that choose their own size (zhang, bubeck, baum, hardt-ma, vardi, yun-resnet
     without widths) are sized from N, dx and dy as the builder would.  ``retained`` is the
-    network's weights.
+    network's weights.  ``workers``: the LP worker processes of the Yun blocks (default: what
+    the build will use, :func:`lp_workers`); the time is then wall time on an idle machine.
     """
     n, dx, dy = int(n), int(dx), max(int(dy), 1)
     w = [int(v) for v in widths]
@@ -151,7 +187,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
         else:
             a, b = d1 // 4, d2 // (4 * dy)
         a, b = max(a, 1), max(b, 1)
-        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, dy)
+        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, dy, workers)
         weights = _params([dx, d1, d2, dy]) * F8
         mem = data + max(pmem, bmem + weights)
         return Estimate(f"building yun3 at widths {d1},{d2} for N = {n:,}", BASE_BYTES + mem, psec + bsec,
@@ -159,7 +195,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
     if name == "yun-classify":
         d1, d2, d3 = (w + [0, 0, 0])[:3]
         a, b = max(d1 // 4, 1), max(d2 // 4, 1)
-        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, 1)
+        bmem, bsec, detail = _yun_block(4 * a * b, n, a, b, 1, workers)
         weights = _params([dx, d1, d2, d3, dy]) * F8
         mem = data + max(pmem, bmem + weights)
         return Estimate(f"building yun-classify at widths {d1},{d2},{d3} for N = {n:,}", BASE_BYTES + mem,
@@ -173,7 +209,7 @@ def build_estimate(construction: str, n: int, dx: int, dy: int = 1, widths: Sequ
             if left <= 0:
                 break
             a, b = max(w[l] // 4, 1), max(w[l + 1] // (4 * dy), 1)
-            bmem, bsec, _ = _yun_block(4 * a * b, min(left, 4 * a * b), a, b, dy)
+            bmem, bsec, _ = _yun_block(4 * a * b, min(left, 4 * a * b), a, b, dy, workers)
             mem_blocks += bmem
             sec_blocks += bsec
             m_total += 4 * a * b
@@ -291,6 +327,41 @@ def exact_estimate(layer_sizes: Sequence[int], n: int, *, rank_one: bool = False
         sec = mat_ops * primes * _T_MOD_MAC
         detail = f"{len(sizes) - 1} integer layers modulo about {primes} primes, chunks of {chunk} points"
     return Estimate(f"evaluating N = {n:,} points exactly", BASE_BYTES + mem, sec + _T_JIT, n * sizes[-1] * F8, detail)
+
+
+def lp_workers(neurons: int, kinks: int, workers: int | None = None, min_work: int | None = None) -> int:
+    """How many worker processes solve the ``neurons`` layer-2 linear programs of a Yun block with
+    ``kinks`` kinks: 1 means in the building process, serially.
+
+    ``workers``: the number to use for a large block; default ``$CAPACITY_LP_WORKERS``, else the
+    usable cores (``os.sched_getaffinity``).  A block takes processes only when its linear
+    programs are worth about a second or more (``neurons * kinks >= min_work``, default
+    :data:`LP_PROCESS_MIN_WORK`): starting a worker and shipping it the block's arrays costs
+    about 0.3 s, so small builds (everything the tests build) stay serial.
+    """
+    if workers is None:
+        env = os.environ.get(ENV_LP_WORKERS, "").strip()
+        if env and env.lower() != "auto":
+            try:
+                workers = int(env)
+            except ValueError:
+                workers = 0
+            if workers < 1:
+                raise ResourceError(f"{ENV_LP_WORKERS}={env!r} must be a positive number of processes (1: solve the "
+                                    "linear programs in the building process) or auto (the usable cores)")
+        else:
+            workers = _usable_cores()
+    work = int(neurons) * int(kinks)
+    if work < (LP_PROCESS_MIN_WORK if min_work is None else int(min_work)):
+        return 1
+    return max(1, min(int(workers), int(neurons)))
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - no affinity on this platform (macOS)
+        return os.cpu_count() or 1
 
 
 def resolve_max_seconds(max_seconds: float | None = None) -> float:

@@ -95,7 +95,8 @@ def _own_points(n: int, A: int, B: int) -> np.ndarray:
     return np.column_stack([g0 + n, g0 + G - 1 - n]).ravel()
 
 
-def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float):
+def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float, *, workers: int | None = None,
+                     min_work: int | None = None):
     """Per layer-2 neuron, its values at the kinks (and the slope after the last kink) by an LP.
 
     The neuron's pre-activation z is the continuous piecewise-linear interpolant of its kink
@@ -108,23 +109,32 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
     fails); a neuron whose LP fails raises.
 
     Cost.  z is linear on a piece, so a run of same-class points inside one piece is constrained
-    by its first and last point alone: only those rows enter the LP (O(A) rows instead of O(M)).
-    The runs of neuron n break only where the piece changes (the same for every neuron) or at
-    positions 0, n, n+1, G-1-n, G-n of a group, so each neuron's rows are found in O(A) work
-    rather than by masks over all M points.  One HiGHS instance is reused, cleared before each
-    solve (a cold start: the same solution as a fresh solver).  The LPs are independent, but
-    solving them on threads gained nothing: highspy's ``run`` holds the GIL (measured: two
-    threads took twice the wall time of one for twice the LPs, at CPU time = wall time).
+    by its first and last point alone: only those rows enter the LP (O(A) rows instead of O(M)),
+    found in O(A + K) work per neuron (:meth:`._lp_worker.NeuronLPs.rows_of`).  One HiGHS
+    instance per process is reused, cleared before each solve (a cold start: the same solution
+    as a fresh solver).
+
+    Processes.  The LPs are independent, so a large block solves them on worker processes: by
+    default as many as the usable cores (``os.sched_getaffinity``), or ``$CAPACITY_LP_WORKERS``
+    (1: all in this process), or the ``workers`` keyword, and only when neurons x kinks >=
+    ``min_work`` (default :data:`capacity._resources.LP_PROCESS_MIN_WORK`, about two seconds of
+    LPs): see :func:`capacity._resources.lp_workers`.  Workers run the same
+    :meth:`._lp_worker.NeuronLPs.solve` on the same arrays (shipped once), so the values are
+    bitwise those of the serial path.  If a worker cannot be started or dies, the remaining LPs
+    are solved here (with a warning).  Measured on the idle 2-core machine at N = 1e6 (1000 LPs
+    of 2001 kinks): the whole build 38 s on two processes, 43 s on two threads (highspy 1.16
+    releases the GIL in ``run``, but the row selection and the model hand-over hold it), 71 s
+    serially.  On a machine shared with other sessions neither helps much: Linux's autogroup
+    scheduling gives each session an equal share of the cores, however many processes it runs.
 
     Returns values with values[r][n] = (V (K,), s_R) as floats (an infeasible LP raises: it is a bug).
     """
-    import highspy
     from scipy.sparse import coo_matrix, diags, vstack
     from tqdm import tqdm
 
-    from capacity.constructions._projection import _highs_lp
+    from capacity._resources import lp_workers
 
-    G, H = 4 * B, 2 * B
+    H = 2 * B
     M, dy = Y.shape
     K = k.size
     piece = np.searchsorted(k, T)
@@ -161,66 +171,145 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float)
         ub[0] = -m
         ub[K - 1] = -m
         lb[K] = ub[K] = 0.0
+    shared = dict(zp=Z.indptr, zi=Z.indices, zd=Z.data, sp=slope_rows.indptr, si=slope_rows.indices,
+                  sd=slope_rows.data, piece=piece, cost=cost, lb=lb, ub=ub, m=m, Y=np.ascontiguousarray(Y),
+                  sigma=np.asarray(sigma, dtype=np.float64), A=A, B=B, K=K)
 
-    # CSR pieces: Z's rows gathered per neuron, the 2K slope rows shared by all
-    zp, zi, zd = Z.indptr, Z.indices, Z.data
-    sp_, si, sd = slope_rows.indptr, slope_rows.indices, slope_rows.data
-    piece_breaks = np.flatnonzero(piece[1:] != piece[:-1]) + 1
-    group_starts = np.arange(A) * G
-
-    def gather(r, sign):
-        cnt = zp[r + 1] - zp[r]
-        take = np.repeat(zp[r] - np.r_[0, np.cumsum(cnt)[:-1]], cnt) + np.arange(cnt.sum())
-        return cnt, zi[take], sign * zd[take]
-
-    def cls_of(i, n):  # 0: owned (equality), 1: strictly between (high), 2: outside (low)
-        p = i % G
-        return np.where((p == n) | (p == G - 1 - n), 0, np.where((p > n) & (p < G - 1 - n), 1, 2))
-
-    def rows_of(n):
-        """(lo_rows, hi_rows, eq_rows) of neuron n: the first and last point of every run of
-        equal (piece, class) with class low / high, and the owned points."""
-        cand = np.concatenate([piece_breaks] + [group_starts + off for off in (0, n, n + 1, G - 1 - n, G - n)])
-        cand = np.unique(cand[(cand >= 1) & (cand <= M - 1)])
-        cc, cp = cls_of(cand, n), cls_of(cand - 1, n)
-        brk = cand[(piece[cand] * 3 + cc) != (piece[cand - 1] * 3 + cp)]
-        edge = np.unique(np.concatenate([[0, M - 1], brk, brk - 1]))
-        ce = cls_of(edge, n)
-        return edge[ce == 2], edge[ce == 1], _own_points(n, A, B)
-
-    def solve(rr, n, highs):
-        lo_rows, hi_rows, eq_rows = rows_of(n)
-        ys = Y[eq_rows, rr] * sigma[n]
-        parts = [gather(lo_rows, 1.0), gather(hi_rows, -1.0),
-                 (np.diff(sp_), si, sd), gather(eq_rows, 1.0)]
-        cnt = np.concatenate([q[0] for q in parts])
-        indptr = np.r_[0, np.cumsum(cnt)]
-        indices = np.concatenate([q[1] for q in parts])
-        data = np.concatenate([q[2] for q in parts])
-        nlo, nhi = lo_rows.size, hi_rows.size
-        row_lo = np.r_[np.full(nlo + nhi + 2 * K, -np.inf), ys]
-        row_hi = np.r_[np.full(nlo + nhi, -m), np.zeros(2 * K), ys]
-        msg = ""
-        for solver in ("simplex", "ipm"):  # scipy's "highs-ds", then "highs-ipm"
-            x, msg = _highs_lp(cost, lb, ub, row_lo, row_hi, indptr, indices, data, rowwise=True, solver=solver,
-                               highs=highs)
-            if x is not None:
-                return x[:K].copy(), float(x[K])
-        raise CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({msg}); "
-                            "this is a bug for data that passed validation, please report it")
-
-    values = [[None] * H for _ in range(dy)]
     tasks = [(rr, n) for rr in range(dy) for n in range(H)]
+    procs = lp_workers(len(tasks), K, workers, min_work)
     bar = tqdm(total=len(tasks), desc="yun3: layer-2 values (one LP per neuron)", unit="neuron", file=sys.stderr,
                disable=None if dy * H * K >= 4000 else True, leave=False)
-    highs = highspy._Highs()
     try:
-        for rr, n in tasks:
-            values[rr][n] = solve(rr, n, highs)
-            bar.update(1)
+        results = _solve_lps(shared, tasks, procs, lambda: bar.update(1))
     finally:
         bar.close()
+    values = [[None] * H for _ in range(dy)]
+    for (rr, n), (V, sR, _msg) in zip(tasks, results):
+        values[rr][n] = (V, sR)
     return values
+
+
+def _lp_failed(n: int, msg: str) -> CapacityError:
+    return CapacityError(f"yun3: the linear program for layer-2 neuron {n} failed ({msg}); "
+                         "this is a bug for data that passed validation, please report it")
+
+
+def _solve_lps(shared: dict, tasks, workers: int, progress) -> list:
+    """Each task (rr, n)'s (V, s_R, message) by :meth:`._lp_worker.NeuronLPs.solve`, in task order:
+    in this process when ``workers`` <= 1, else on ``workers`` processes.  ``progress()`` is called
+    once per solved LP.  The first failed LP in task order raises (the same error on both paths).
+    """
+    import highspy
+
+    from capacity.constructions._lp_worker import NeuronLPs
+
+    results = [None] * len(tasks)
+    if workers > 1 and len(tasks) > 1:
+        try:
+            return _solve_on_processes(shared, tasks, workers, progress, results)
+        except _WorkersFailed as e:  # results holds what the workers answered
+            import warnings
+
+            warnings.warn(f"{e}; solving the remaining linear programs in this process", RuntimeWarning, stacklevel=3)
+    lps, highs = NeuronLPs(**shared), highspy._Highs()
+    for i, (rr, n) in enumerate(tasks):
+        if results[i] is None:
+            results[i] = lps.solve(rr, n, highs)
+            progress()
+        if results[i][0] is None:
+            raise _lp_failed(n, results[i][2])
+    return results
+
+
+class _WorkersFailed(Exception):
+    """A worker process could not be started, or died (not a failed LP)."""
+
+
+def _solve_on_processes(shared: dict, tasks, workers: int, progress, results: list) -> list:
+    """:func:`_solve_lps` on ``workers`` processes (``python -c _lp_worker.BOOT``; not forked: the
+    parent has JAX's threads).  Each gets ``shared`` once, then tasks, two at a time (it never
+    waits for the next), the next one going to whichever answers first.  Fills ``results`` (all
+    None) in place, so that the caller can finish what a dead worker left.  Whatever happens (an
+    error, Ctrl-C), the workers are ended and reaped before this returns or raises.
+    """
+    import subprocess
+    from multiprocessing import Pipe
+    from multiprocessing.connection import wait
+
+    from capacity.constructions import _lp_worker
+
+    if not sys.executable:
+        raise _WorkersFailed("no Python executable to start worker processes with")
+    workers = min(workers, len(tasks))
+    procs, conns, busy = [], [], {}
+    ok = False
+    try:
+        try:
+            for _ in range(workers):
+                ours, theirs = Pipe()  # a connected socket pair
+                fd = theirs.fileno()
+                procs.append(subprocess.Popen([sys.executable, "-c", _lp_worker.BOOT, _lp_worker.__file__, str(fd)],
+                                              pass_fds=(fd,), stdin=subprocess.DEVNULL))
+                theirs.close()
+                conns.append(ours)
+                busy[ours] = 0
+        except (OSError, ValueError) as e:  # ValueError: no pass_fds on this platform
+            raise _WorkersFailed(f"could not start {workers} linear-program worker processes ({e})") from e
+        failed = []
+        nxt = 0
+
+        def feed(c):
+            nonlocal nxt
+            while busy[c] < 2 and nxt < len(tasks) and not failed:
+                c.send((nxt, *tasks[nxt]))
+                nxt += 1
+                busy[c] += 1
+
+        try:
+            for c in conns:  # the first worker starts solving while the next receives the arrays
+                c.send(shared)
+                feed(c)
+        except OSError as e:
+            code = [p.poll() for p in procs]
+            raise _WorkersFailed(f"a linear-program worker process did not take its data (exit codes {code})") from e
+        while any(busy.values()):
+            for c in wait([c for c in conns if busy[c]]):
+                try:
+                    msg = c.recv()
+                    if msg[0] == "error":
+                        raise _WorkersFailed(f"a linear-program worker process failed:\n{msg[1]}")
+                    i, res = msg
+                    busy[c] -= 1
+                    results[i] = res
+                    if res[0] is None:
+                        failed.append(i)
+                    else:
+                        progress()
+                    feed(c)
+                except (EOFError, OSError) as e:
+                    code = procs[conns.index(c)].poll()
+                    raise _WorkersFailed(f"a linear-program worker process died (exit code {code})") from e
+        if failed:
+            i = min(failed)  # every task before it was sent, and none of those failed: what the serial path raises
+            raise _lp_failed(tasks[i][1], results[i][2])
+        ok = True
+        return results
+    finally:
+        for c in conns:
+            try:
+                if ok:
+                    c.send(None)
+            except OSError:
+                pass
+            c.close()
+        for p in procs:
+            if not ok:
+                p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def _impose_equalities(V, sR, ys, t_own, piece_own, kinks, L, exact: bool):

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from capacity.constructions._lp_worker import highs_lp as _highs_lp
 from capacity.data import Dataset
 from capacity.errors import CapacityError
 
@@ -69,52 +70,6 @@ def _smallest(g: np.ndarray, k: int) -> np.ndarray:
         return np.argsort(g, kind="stable")
     idx = np.sort(np.argpartition(g, k - 1)[:k])
     return idx[np.argsort(g[idx], kind="stable")]
-
-
-def _highs_lp(c, lb, ub, row_lo, row_hi, indptr, indices, data, *, rowwise: bool, solver: str = "choose",
-              highs=None):
-    """min c.x s.t. row_lo <= A x <= row_hi, lb <= x <= ub by HiGHS, called directly (highspy).
-
-    ``A`` comes compressed: (indptr, indices, data) of CSR when ``rowwise``, else of CSC.  The
-    options are those scipy's ``linprog(method="highs" / "highs-ds" / "highs-ipm")`` sets (presolve
-    on, dual simplex strategy, silent; ``solver`` "choose", "simplex" or "ipm"), without its
-    per-call Python overhead (option checks, input cleaning, a Python loop over the columns for
-    the bound marginals).  ``highs``: a ``highspy._Highs`` to reuse; its previous model, solution
-    and basis are cleared first, so every solve starts cold and gives what a fresh instance gives.
-
-    Returns (x, message): x is None unless HiGHS reports the model optimal.
-    """
-    import highspy
-
-    h = highspy._Highs() if highs is None else highs
-    h.clearModel()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("presolve", "on")
-    h.setOptionValue("solver", solver)
-    h.setOptionValue("simplex_strategy", 1)  # dual simplex, as scipy sets it
-    n, m = int(np.size(c)), int(np.size(row_lo))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = np.ascontiguousarray(c, dtype=np.float64)
-    lp.col_lower_ = np.ascontiguousarray(lb, dtype=np.float64)
-    lp.col_upper_ = np.ascontiguousarray(ub, dtype=np.float64)
-    lp.row_lower_ = np.ascontiguousarray(row_lo, dtype=np.float64)
-    lp.row_upper_ = np.ascontiguousarray(row_hi, dtype=np.float64)
-    a = lp.a_matrix_
-    a.format_ = highspy.MatrixFormat.kRowwise if rowwise else highspy.MatrixFormat.kColwise
-    a.num_col_, a.num_row_ = n, m
-    a.start_ = np.ascontiguousarray(indptr, dtype=np.int32)
-    a.index_ = np.ascontiguousarray(indices, dtype=np.int32)
-    a.value_ = np.ascontiguousarray(data, dtype=np.float64)
-    lp.a_matrix_ = a
-    if h.passModel(lp) == highspy.HighsStatus.kError:
-        return None, "HiGHS rejected the model"
-    h.run()
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        return None, h.modelStatusToString(status)
-    return np.array(h.getSolution().col_value), "optimal"
 
 
 def refine_projection(x: np.ndarray, u: np.ndarray, iters: int = 200, k: int = 64) -> np.ndarray:
