@@ -76,6 +76,9 @@ def _why_lower(rep, certified: bool) -> str:
         return (f"the a-priori rounding bound {rep.max_bound:.1e} exceeds tol {rep.tol:.0e}; run with --certify for "
                 "an exact evaluation of the stored weights")
     if rep.level == "failed":
+        if not certified:
+            return ("the float64 residual exceeds tol; the stored weights may still fit in exact arithmetic "
+                    "(float64 evaluation adds rounding): run with --certify")
         return "the residual exceeds tol"
     if not certified:
         return "a float check certifies at most certified-bound; --certify evaluates the stored weights exactly"

@@ -42,6 +42,25 @@ def test_build_certify_then_verify(tmp_path, capsys):
     assert rep["level"] == cert["level"]  # verify --certify of the saved file agrees with build --certify
 
 
+def test_stored_weights_can_fit_exactly_where_their_float64_evaluation_misses_tol(tmp_path, capsys):
+    """A tol between the exact residual of the stored weights (compensated rounding: tiny) and
+    their float64 forward-pass residual: float verify fails (exit 1) and says --certify may
+    help; --certify certifies the stored weights (exit 0)."""
+    net = tmp_path / "NET.npz"
+    code, out, err = _run(capsys, "build", "--construction", "yun3", "--random", "2000", "--dx", "16", "--widths",
+                          "88,92", "--certify", "--json", "--out", str(net))
+    assert code == 0, out + err
+    rep = json.loads(out)["report"]
+    exact = float(load_net(net).meta["certification"]["file_exact"]["exact_residual_float"])
+    assert exact * 10 < rep["max_residual"], (exact, rep["max_residual"])
+    tol = f"{(exact * rep['max_residual']) ** 0.5:.3e}"  # geometric mean: strictly between
+    datafile = str(tmp_path / "NET.data.npz")
+    code, out, _ = _run(capsys, "verify", "--net", str(net), "--data", datafile, "--tol", tol)
+    assert code == 1 and "run with --certify" in out, out
+    code, out, _ = _run(capsys, "verify", "--net", str(net), "--data", datafile, "--tol", tol, "--certify")
+    assert code == 0 and re.search(r"^certification\s+certified-bound", out, re.M), out
+
+
 def test_verify_exit_1_when_the_network_does_not_fit(tmp_path, capsys):
     net = tmp_path / "N.npz"
     assert _run(capsys, "build", "--random", "40", "--dx", "2", "--widths", "12,16", "--out", str(net))[0] == 0
