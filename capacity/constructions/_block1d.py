@@ -23,6 +23,9 @@ from capacity.errors import CapacityError, ShapeError, WidthError
 from theory.bounds import yun3_capacity, yun3_smallest_widths
 
 QUARTER = 0.05  # the outermost kinks sit this fraction of their gap away from the data
+# above this span / min-gap of the positions a failed layer-2 LP is blamed on the data (near-duplicates
+# at float64 resolution), not reported as a bug: measured builds succeed at 3e9 (N = 1e5) and fail at ~1e16
+_LP_SPAN_OVER_GAP_MAX = 1e12
 
 
 def _pow2_floor(v: float) -> float:
@@ -181,6 +184,16 @@ def _optimise_values(T, Y, k, A: int, B: int, sigma, convention: str, mu: float,
                disable=None if dy * H * K >= 4000 else True, leave=False)
     try:
         results = _solve_lps(shared, tasks, procs, lambda: bar.update(1))
+    except CapacityError as err:
+        gaps = np.diff(T)
+        ratio = float((T[-1] - T[0]) / gaps.min()) if gaps.size and gaps.min() > 0 else math.inf
+        if ratio > _LP_SPAN_OVER_GAP_MAX:
+            raise CapacityError(
+                f"two inputs project too close together for the float64 build: the smallest projected gap is "
+                f"{1 / ratio:.1e} of the span (span/min-gap {ratio:.1e}; the layer-2 linear programs need slopes "
+                f"of that order and fail). Inputs this close are near-duplicates at float64 resolution: "
+                f"deduplicate or perturb them, or rescale the coordinate that separates them") from err
+        raise
     finally:
         bar.close()
     values = [[None] * H for _ in range(dy)]

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from capacity import constructions, data
 from capacity.constructions import yun3
-from capacity.errors import WidthError
+from capacity.errors import CapacityError, WidthError
 from capacity.verification import DEFAULT_TOL, certify, verify
 from capacity.workflow import build_and_check
 from theory.bounds import yun3_capacity, yun3_smallest_widths
@@ -130,3 +130,16 @@ def test_adversarial_1d_clusters_fit_in_float64_and_exactly():
     assert _exact_construction(ds, widths, con).level == "certified-exact"
     rep = verify(con.network(), ds)
     assert rep.max_residual <= DEFAULT_TOL and rep.level != "failed", rep.lines()
+
+
+def test_inputs_one_ulp_apart_get_a_data_error_not_a_bug_report():
+    """Distinct inputs one ulp apart pass validation, but no float64 projection separates them well
+    enough for the layer-2 LPs: the error blames the data and says what to do."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 2))
+    x[1] = x[0]
+    x[1, 0] = np.nextafter(x[0, 0], 10)
+    ds = data.make_dataset(x, rng.uniform(-1, 1, (300, 1)))
+    with pytest.raises(CapacityError, match="project too close together.*deduplicate or perturb") as err:
+        constructions.build("yun3", ds, yun3_smallest_widths(300, 1))
+    assert "bug" not in str(err.value)
