@@ -165,6 +165,11 @@ def is_rank_one(kernel) -> bool:
     return rank_one(Scaled.from_array(kernel).ints()) is not None
 
 
+def min_known(a, b):
+    """min(a, b) where None means "no value yet" (kink distances of chunks without hidden units)."""
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _level(residual: Fraction, tolq: Fraction, all_exact: bool) -> str:
     if residual > tolq:
         return "failed"
@@ -259,20 +264,29 @@ def certify_mlp(kernels, biases, x, y, *, activation: str = "relu", tol: float =
         method = "integer matrices (multimodular)"
     if bar is not None:
         bar.close()
-    level = _level(residual, tolq, all_exact)
+    return _result(residual, kink, tolq, n, dy, t0, method, tiers, notes, all_exact, upper, kink_lo)
+
+
+def _result(residual: Fraction, kink, tolq: Fraction, n: int, dy: int, t0: float, method: str, tiers: dict,
+            notes: list, all_exact: bool = True, upper: float | None = None, kink_lo: float | None = None
+            ) -> ExactResult:
+    """The one place an :class:`ExactResult` is assembled: the level, the residual's text (exact, or
+    ``<= bound`` when the float filter certified some points), the float kink lower bound (the exact
+    kink distance of the points evaluated exactly, with ``kink_lo`` covering filtered points)."""
+    upper = float_up(residual) if upper is None else max(upper, float_up(residual))
     kd_float = float_down(kink) if kink is not None else None
-    if kink_lo is not None:
-        kd_float = kink_lo if kd_float is None else min(kd_float, kink_lo)
+    kd_float = min_known(kd_float, kink_lo)
     if all_exact:
         res_text, res_float = frac_str(residual), float_up(residual)
     else:
         res_text, res_float = f"<= {upper:.6e}", upper
-        notes.append(f"{tiers['float_filter']} of {n} points certified by the float filter (bound <= tol); "
-                     "the exact residual covers the other points")
-    return ExactResult(level=level, exact_residual=res_text, exact_residual_float=res_float, n_checked=n * dy,
-                       seconds=time.perf_counter() - t0, backend=BACKEND, min_abs_preactivation=kd_float,
-                       notes=notes, residual=residual, kink_distance=kink if all_exact else None, method=method,
-                       tiers=tiers, peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
+        notes = notes + [f"{tiers['float_filter']} of {n} points certified by the float filter (bound <= tol); "
+                         "the exact residual covers the other points"]
+    return ExactResult(level=_level(residual, tolq, all_exact), exact_residual=res_text, exact_residual_float=res_float,
+                       n_checked=n * dy, seconds=time.perf_counter() - t0, backend=BACKEND,
+                       min_abs_preactivation=kd_float, notes=notes, residual=residual,
+                       kink_distance=kink if all_exact else None, method=method, tiers=tiers,
+                       peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
 
 
 def _build_layers(kernels, biases):
@@ -306,8 +320,7 @@ def _general_rational(layers, first, activation, x, y, chunk, prog, want_outputs
         res, kk, o = rational_chunk(layers, activation, q_of_float_array(x[a:b]), b - a,
                                     None if y is None else q_of_float_array(y[a:b]), want_outputs=want_outputs)
         residual = max(residual, res)
-        if kk is not None:
-            kink = kk if kink is None else min(kink, kk)
+        kink = min_known(kink, kk)
         if o is not None:
             outs.extend(o)
         if prog is not None:
@@ -343,18 +356,16 @@ def _general(layers, activation, x, y, tolq, chunk, fan_max, float_filter, pow2,
             if filt.any():
                 upper = max(upper, float(rbound[filt].max()))
                 lo = _kink_lower_rows(fp, filt, activation)
-                kink_lo = lo if kink_lo is None else min(kink_lo, lo)
+                kink_lo = min_known(kink_lo, lo)
             rows = np.flatnonzero(~filt)
         if len(rows):
             yf = np.asarray(yc[rows], dtype=np.float64) if (fp is not None and y_float) else None
             r = mlp_chunk(layers, activation, Scaled.from_array(xc[rows]), Scaled.from_array(yc[rows]),
                           fp=fp, rows=rows if fp is not None else None, pow2=pow2, fan_max=fan_max, yf=yf)
             residual = max(residual, r.residual)
-            if r.kink is not None:
-                kink = r.kink if kink is None else min(kink, r.kink)
+            kink = min_known(kink, r.kink)
         if prog is not None:
             prog(ci + 1, n_chunks)
-    upper = max(upper, float_up(residual))
     tiers = {"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": n_pattern if is_float else None}
     return residual, kink, tiers, upper, kink_lo, n_filter == 0
 
@@ -466,34 +477,22 @@ def certify_residual(params, x, y, *, tol: float = 0.0, chunk: int | None = None
             if filt.any():
                 upper = max(upper, float(rbound[filt].max()))
                 lo = _kink_lower_rows(fp, filt, "relu")
-                kink_lo = lo if kink_lo is None else min(kink_lo, lo)
+                kink_lo = min_known(kink_lo, lo)
             rows = np.flatnonzero(~filt)
             fp = fp.take(rows)
         if len(rows):
             r, k = residual_chunk(net, Scaled.from_array(xc[rows]), Scaled.from_array(yc[rows]), pow2, fp=fp,
                                   yf=np.asarray(yc[rows], dtype=np.float64) if (fp is not None and y_float) else None)
             residual = max(residual, r)
-            if k is not None:
-                kink = k if kink is None else min(kink, k)
+            kink = min_known(kink, k)
         if prog is not None:
             prog(ci + 1, n_chunks)
     if bar is not None:
         bar.close()
     all_exact = n_filter == 0
-    level = _level(residual, tolq, all_exact)
-    upper = max(upper, float_up(residual))
-    kd = None if kink is None else float_down(kink)
-    if kink_lo is not None:
-        kd = kink_lo if kd is None else min(kd, kink_lo)
-    notes = [] if all_exact else [f"{n_filter} of {n} points certified by the float filter (bound <= tol); "
-                                  "the exact residual covers the other points"]
-    return ExactResult(level=level, exact_residual=frac_str(residual) if all_exact else f"<= {upper:.6e}",
-                       exact_residual_float=float_up(residual) if all_exact else upper,
-                       n_checked=n * dy, seconds=time.perf_counter() - t0, backend=BACKEND,
-                       min_abs_preactivation=kd, notes=notes, residual=residual,
-                       kink_distance=kink if all_exact else None, method="integer matrices (multimodular), residual",
-                       tiers={"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None},
-                       peak_rss_bytes=_peak_rss(), residual_upper=upper, residual_is_exact=all_exact)
+    tiers = {"float_filter": n_filter, "exact": n - n_filter, "pattern_certified": None}
+    return _result(residual, kink, tolq, n, dy, t0, "integer matrices (multimodular), residual", tiers, [],
+                   all_exact, upper, kink_lo)
 
 
 def _certify_residual_rational(params, x, y, tolq, chunk, progress, t0) -> ExactResult:
@@ -514,16 +513,11 @@ def _certify_residual_rational(params, x, y, tolq, chunk, progress, t0) -> Exact
         b = min(n, a + chunk)
         r, k = rational_residual_chunk(net, q_of_float_array(x[a:b]), b - a, q_of_float_array(y[a:b]))
         residual = max(residual, r)
-        if k is not None:
-            kink = k if kink is None else min(kink, k)
+        kink = min_known(kink, k)
         if prog is not None:
             prog(ci + 1, n_chunks)
     if bar is not None:
         bar.close()
-    level = _level(residual, tolq, True)
-    return ExactResult(level=level, exact_residual=frac_str(residual), exact_residual_float=float_up(residual),
-                       n_checked=n * y.shape[1], seconds=time.perf_counter() - t0, backend=BACKEND,
-                       min_abs_preactivation=None if kink is None else float_down(kink), notes=[], residual=residual,
-                       kink_distance=kink, method="canonical rationals (long denominators), residual",
-                       tiers={"float_filter": 0, "exact": n, "pattern_certified": None},
-                       peak_rss_bytes=_peak_rss(), residual_upper=float_up(residual), residual_is_exact=True)
+    tiers = {"float_filter": 0, "exact": n, "pattern_certified": None}
+    return _result(residual, kink, tolq, n, y.shape[1], t0, "canonical rationals (long denominators), residual",
+                   tiers, [])
